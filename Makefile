@@ -1,0 +1,99 @@
+# meridian.observability — the two commands are `make demo` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON_BOOTSTRAP ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+# The stamp is keyed on the lock file, so a second `make` skips pip entirely.
+VENV_STAMP := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-16)
+COLLECTION_LINK := collections/ansible_collections/meridian/observability
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+# pytest's temporary files and ansible's local tmp stay inside the checkout's ignored dirs.
+export ANSIBLE_LOCAL_TEMP := $(CURDIR)/.ansible/tmp
+export ANSIBLE_HOME := $(CURDIR)/.ansible
+
+.PHONY: help
+help: ## Show the targets
+	@grep -hE '^[a-z][a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+# ---------------------------------------------------------------- bootstrap
+$(VENV_STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+$(COLLECTION_LINK):
+	@mkdir -p $(dir $@)
+	@ln -sfn ../../.. $@
+
+.PHONY: bootstrap
+bootstrap: $(VENV_STAMP) $(COLLECTION_LINK) ## Create .venv from requirements.txt and link this collection into collections/
+
+# ---------------------------------------------------------------- the two commands
+.PHONY: demo
+demo: bootstrap ## The main job on the local lab: topology summary, then site.yml for both lab regions in check mode
+	$(BIN)/ansible-playbook playbooks/summary.yml -i inventories/lab
+	$(BIN)/ansible-playbook playbooks/site.yml -i inventories/lab -l us-east-1 --check
+	$(BIN)/ansible-playbook playbooks/site.yml -i inventories/lab -l eu-west-1 --check
+
+.PHONY: test
+test: bootstrap lint sanity unit integration ## Everything CI runs
+
+# ---------------------------------------------------------------- checks
+.PHONY: lint
+lint: bootstrap ## ansible-lint (production profile, offline) and yamllint
+	$(BIN)/yamllint --strict .
+	$(BIN)/ansible-lint --offline
+
+.PHONY: sanity
+sanity: bootstrap ## ansible-test sanity on a copy of the collection laid out as ansible_collections/meridian/observability
+	@rm -rf .ansible/sanity && mkdir -p .ansible/sanity/ansible_collections/meridian
+	@mkdir -p .ansible/sanity/ansible_collections/meridian/observability
+	@git ls-files -z --cached --others --exclude-standard | \
+		tar -cf - --null -T - | tar -xf - -C .ansible/sanity/ansible_collections/meridian/observability
+	cd .ansible/sanity/ansible_collections/meridian/observability && \
+		$(CURDIR)/$(BIN)/ansible-test sanity --python 3.11 --local --color no \
+			--skip-test pylint --skip-test mypy --skip-test validate-modules:import \
+			--exclude lab/ --exclude tests/ --exclude docs/ --exclude bench/ --exclude .config/ \
+			plugins/ roles/ playbooks/ meta/ galaxy.yml
+	cd .ansible/sanity/ansible_collections/meridian/observability && \
+		$(CURDIR)/$(BIN)/ansible-test sanity --python 3.11 --local --color no --test validate-modules plugins/
+
+.PHONY: unit
+unit: bootstrap ## Unit tests (no servers)
+	$(BIN)/pytest tests/unit -q
+
+# ---------------------------------------------------------------- the lab
+.PHONY: lab-build
+lab-build: bootstrap ## Build or reuse the lab's pinned binaries (cache: ~/.cache/meridian/lab)
+	$(PY) -m lab.build
+
+.PHONY: lab-up
+lab-up: lab-build ## Start (or reuse) every lab server on 127.0.0.1
+	$(PY) -m lab up
+
+.PHONY: lab-status
+lab-status: bootstrap ## Table of the lab's services and their health
+	$(PY) -m lab status
+
+.PHONY: lab-down
+lab-down: bootstrap ## Stop every lab server this checkout started
+	$(PY) -m lab down
+
+.PHONY: integration
+integration: lab-up ## Tests against the lab's real servers
+	$(BIN)/pytest tests/integration -q
+
+# ---------------------------------------------------------------- docs
+.PHONY: diagram
+diagram: bootstrap ## Regenerate docs/architecture.svg and .png from inventories/dev
+	$(PY) docs/generate_diagram.py --inventory inventories/dev --output docs/architecture
+
+.PHONY: clean
+clean: ## Remove generated test output (keeps .venv and the lab cache)
+	rm -rf .ansible tests/output .pytest_cache
