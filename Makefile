@@ -9,6 +9,14 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 # The stamp is keyed on the lock file, so a second `make` skips pip entirely.
 VENV_STAMP := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-16)
+SANITY_FLAGS ?=
+# What ships in the collection; the lab, tests and docs are checked by lint and pytest instead.
+SANITY_CONTENT := plugins roles playbooks meta changelogs galaxy.yml README.md
+# The pip version ansible-test bootstraps its sanity venvs with; see tests/sanity/get_pip_offline.py.
+ANSIBLE_TEST_PIP ?=
+# ansible-test reads the file list from git, so the copy lives outside this checkout, in its own repository.
+SANITY_ROOT := $(or $(TMPDIR),/tmp)/meridian-sanity
+SANITY_DIR := $(SANITY_ROOT)/ansible_collections/meridian/observability
 COLLECTION_LINK := collections/ansible_collections/meridian/observability
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
@@ -51,18 +59,13 @@ lint: bootstrap ## ansible-lint (production profile, offline) and yamllint
 	$(BIN)/ansible-lint --offline
 
 .PHONY: sanity
-sanity: bootstrap ## ansible-test sanity on a copy of the collection laid out as ansible_collections/meridian/observability
-	@rm -rf .ansible/sanity && mkdir -p .ansible/sanity/ansible_collections/meridian
-	@mkdir -p .ansible/sanity/ansible_collections/meridian/observability
-	@git ls-files -z --cached --others --exclude-standard | \
-		tar -cf - --null -T - | tar -xf - -C .ansible/sanity/ansible_collections/meridian/observability
-	cd .ansible/sanity/ansible_collections/meridian/observability && \
-		$(CURDIR)/$(BIN)/ansible-test sanity --python 3.11 --local --color no \
-			--skip-test pylint --skip-test mypy --skip-test validate-modules:import \
-			--exclude lab/ --exclude tests/ --exclude docs/ --exclude bench/ --exclude .config/ \
-			plugins/ roles/ playbooks/ meta/ galaxy.yml
-	cd .ansible/sanity/ansible_collections/meridian/observability && \
-		$(CURDIR)/$(BIN)/ansible-test sanity --python 3.11 --local --color no --test validate-modules plugins/
+sanity: bootstrap ## ansible-test sanity on a copy laid out as ansible_collections/meridian/observability
+	@rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_DIR)
+	@git ls-files -z --cached --others --exclude-standard -- $(SANITY_CONTENT) | tar -cf - --null -T - | tar -xf - -C $(SANITY_DIR)
+	@cd $(SANITY_DIR) && git init -q && git add -A
+	@mkdir -p $(HOME)/.ansible/test/cache && for version in 24.2 $(ANSIBLE_TEST_PIP); do \
+		cp tests/sanity/get_pip_offline.py $(HOME)/.ansible/test/cache/get_pip_$${version//./_}.py; done
+	cd $(SANITY_DIR) && $(CURDIR)/$(BIN)/ansible-test sanity --python 3.11 --local --color no $(SANITY_FLAGS)
 
 .PHONY: unit
 unit: bootstrap ## Unit tests (no servers)

@@ -71,6 +71,12 @@ from ansible_collections.meridian.observability.plugins.module_utils._topology.m
 )
 
 
+PLUGIN_OPTIONS = frozenset({
+    "plugin", "connection", "python_interpreter", "compose", "groups", "keyed_groups", "strict",
+    "leading_separator", "use_extra_vars",
+})
+
+
 class InventoryModule(BaseInventoryPlugin, Constructable):
     """Region hosts and tenant groups from a topology file."""
 
@@ -86,8 +92,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         if not isinstance(document, dict) or document.get("plugin") != self.NAME:
             raise AnsibleParserError(f"{path}: not a topology file (expected 'plugin: {self.NAME}').")
         self._read_config_data(path)
+        # Plugin options (connection, compose, keyed_groups, ...) are the plugin's; the rest is the topology.
+        topology_document = {key: value for key, value in document.items() if key == "plugin" or key not in PLUGIN_OPTIONS}
         try:
-            topology = build_topology(_plain(document), source=path)
+            topology = build_topology(_plain(topology_document), source=path)
         except TopologyError as err:
             raise AnsibleParserError(f"Invalid topology {path}:\n{err}") from None
         self._populate(topology)

@@ -1,0 +1,117 @@
+"""The inventory plugin through real ansible-inventory and ansible-playbook runs."""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+REPO = pathlib.Path(__file__).resolve().parents[4]
+BIN = pathlib.Path(sys.executable).parent
+ENVIRONMENTS = ["dev", "stage", "prod", "lab"]
+
+
+def run(*command, check=True):
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
+    result = subprocess.run([str(BIN / command[0]), *command[1:]], cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def _plain(value):
+    """ansible-inventory --list wraps untrusted strings as {'__ansible_unsafe': value}."""
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def inventory_json(inventory):
+    return _plain(json.loads(run("ansible-inventory", "-i", str(inventory), "--list").stdout))
+
+
+def test_dev_graph_has_region_hosts_and_groups():
+    graph = run("ansible-inventory", "-i", "inventories/dev", "--graph").stdout
+    for name in ("@hub:", "@spokes:", "@env_dev:", "@tenant_acme:", "@tenant_globex:", "@tenant_initech:", "us-east-1", "eu-west-1"):
+        assert name in graph
+    data = inventory_json("inventories/dev")
+    assert data["hub"]["hosts"] == ["us-east-1"]
+    assert data["spokes"]["hosts"] == ["eu-west-1"]
+    assert data["tenant_globex"]["hosts"] == ["eu-west-1"]
+    assert sorted(data["tenant_acme"]["hosts"]) == ["eu-west-1", "us-east-1"]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_inventory_parses_with_a_plan_per_region(environment):
+    data = inventory_json(f"inventories/{environment}")
+    hostvars = data["_meta"]["hostvars"]
+    assert set(hostvars) == {"us-east-1", "eu-west-1"}
+    for region, variables in hostvars.items():
+        assert variables["meridian_region"] == region
+        assert variables["meridian_environment"]["name"] == environment
+        vpc = ipaddress.ip_network(variables["meridian_cidr_plan"]["vpc_cidr"])
+        assert vpc.subnet_of(ipaddress.ip_network(variables["meridian_supernet"]))
+        assert pathlib.Path(variables["ansible_python_interpreter"]).name.startswith("python")
+
+
+def test_supernets_of_all_environments_are_disjoint():
+    supernets = {}
+    for environment in ENVIRONMENTS:
+        document = yaml.safe_load((REPO / "inventories" / environment / "topology.yml").read_text())
+        supernets[environment] = ipaddress.ip_network(document["network"]["supernet"])
+    for (left, left_net), (right, right_net) in itertools.combinations(supernets.items(), 2):
+        assert not left_net.overlaps(right_net), f"{left} {left_net} overlaps {right} {right_net}"
+
+
+def test_site_check_mode_limited_to_one_region_touches_only_it():
+    result = run("ansible-playbook", "playbooks/site.yml", "-i", "inventories/dev", "-l", "eu-west-1", "--check")
+    recap = result.stdout[result.stdout.index("PLAY RECAP"):]
+    assert re.search(r"^eu-west-1\s+: ok=\d+\s+changed=0\s+unreachable=0\s+failed=0", recap, re.M)
+    assert "us-east-1" not in recap
+    assert "[us-east-1]" not in result.stdout
+
+
+def _write_bad(tmp_path, change):
+    document = yaml.safe_load((REPO / "inventories" / "dev" / "topology.yml").read_text())
+    change(document)
+    (tmp_path / "topology.yml").write_text(yaml.safe_dump(document, sort_keys=False))
+    return tmp_path
+
+
+@pytest.mark.parametrize(("case", "change", "field"), [
+    ("overlapping CIDR", lambda d: d["regions"]["eu-west-1"].update(index=0), "regions.eu-west-1.index"),
+    ("duplicate tenant", lambda d: d["tenants"].append(dict(d["tenants"][0])), "tenants[3].name"),
+    ("upper-case name", lambda d: d["tenants"][0].update(name="Acme"), "tenants[0].name"),
+    ("reserved name", lambda d: d["tenants"][0].update(name="kube-system"), "tenants[0].name"),
+    ("unknown key", lambda d: d["tenants"][0].update(quota={}), "tenants[0].quota"),
+])
+def test_bad_topology_stops_site_before_any_task(tmp_path, case, change, field):
+    inventory = _write_bad(tmp_path, change)
+    result = run("ansible-playbook", "playbooks/site.yml", "-i", str(inventory), "--check", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, f"{case}: playbook succeeded"
+    assert f"{field}:" in output, f"{case}: message does not name {field}:\n{output}"
+    assert "Fix:" in output
+    assert "TASK [" not in output, f"{case}: a task ran before validation failed"
+
+
+def test_constructed_keyed_groups(tmp_path):
+    document = yaml.safe_load((REPO / "inventories" / "dev" / "topology.yml").read_text())
+    document["keyed_groups"] = [{"key": "meridian_nat_gateways", "prefix": "nat"}]
+    document["compose"] = {"vpc_cidr": "meridian_cidr_plan.vpc_cidr"}
+    (tmp_path / "topology.yml").write_text(yaml.safe_dump(document, sort_keys=False))
+    data = inventory_json(tmp_path)
+    assert sorted(data["nat_single"]["hosts"]) == ["eu-west-1", "us-east-1"]
+    assert data["_meta"]["hostvars"]["eu-west-1"]["vpc_cidr"] == "10.65.0.0/16"
