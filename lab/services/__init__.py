@@ -1,0 +1,42 @@
+"""The lab's services, built from the fixed topology (lab/topology.py)."""
+
+from __future__ import annotations
+
+from lab.services.base import LabContext, LabError, Service
+from lab.services.keycloak import KeycloakService
+from lab.services.kubernetes import (
+    EtcdService,
+    KubeApiServerService,
+    KubeControllerManagerService,
+)
+from lab.services.moto import MotoService
+from lab.services.openbao import OpenBaoService
+from lab.services.prometheus import PrometheusService
+from lab.services.thanos import ThanosQueryService, ThanosReceiveService
+from lab.topology import REGIONS
+
+REGIONAL_SERVICE_CLASSES: tuple[type[Service], ...] = (
+    EtcdService,
+    KubeApiServerService,
+    KubeControllerManagerService,
+    OpenBaoService,
+    ThanosReceiveService,
+    ThanosQueryService,
+    PrometheusService,
+)
+
+
+def all_services() -> list[Service]:
+    """Every service in start order: global ones, then each region's chain."""
+    services: list[Service] = [MotoService(), KeycloakService()]
+    for region in REGIONS:
+        services.extend(cls(region) for cls in REGIONAL_SERVICE_CLASSES)
+    return services
+
+
+__all__ = [
+    "LabContext",
+    "LabError",
+    "Service",
+    "all_services",
+]

@@ -1,0 +1,115 @@
+"""The lab's fixed layout: regions, service names and every port, in one table.
+
+inventories/lab and the tests depend on these numbers; change them only together.
+
+Global services:
+
+    moto                 15000   AWS API for every region (one server)
+    keycloak             18080   HTTP (issuer base http://127.0.0.1:18080)
+                         19000   management (health)
+
+Per region r (us-east-1 = 1, eu-west-1 = 2) the port is 20000 + 1000*r + offset,
+so us-east-1 uses 21xxx and eu-west-1 22xxx:
+
+    offset  service                  what
+    379     etcd                     client
+    380     etcd                     peer
+    443     kube-apiserver           secure port (https)
+    257     kube-controller-manager  secure port (https, /healthz)
+    200     openbao                  dev server API (http)
+    902     thanos-receive           HTTP (/-/ready, metrics)
+    901     thanos-receive           gRPC (StoreAPI; the hashring endpoint)
+    291     thanos-receive           remote-write (POST /api/v1/receive)
+    391     thanos-receive           Cap'n Proto replication
+    904     thanos-query             HTTP (Prometheus query API)
+    903     thanos-query             gRPC
+    090     prometheus               HTTP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+HOST = "127.0.0.1"
+
+MOTO_PORT = 15000
+KEYCLOAK_HTTP_PORT = 18080
+KEYCLOAK_MANAGEMENT_PORT = 19000
+
+# Offsets inside a region's 2r000 block.
+REGION_PORT_OFFSETS: dict[str, int] = {
+    "etcd_client": 379,
+    "etcd_peer": 380,
+    "kube_apiserver": 443,
+    "kube_controller_manager": 257,
+    "openbao": 200,
+    "thanos_receive_http": 902,
+    "thanos_receive_grpc": 901,
+    "thanos_receive_remote_write": 291,
+    "thanos_receive_capnproto": 391,
+    "thanos_query_http": 904,
+    "thanos_query_grpc": 903,
+    "prometheus": 90,
+}
+
+# Region name -> index. The index picks the port block and never changes for a region.
+REGIONS: dict[str, int] = {
+    "us-east-1": 1,
+    "eu-west-1": 2,
+}
+
+# Per-region service kinds, in start order (dependencies first).
+REGIONAL_KINDS: tuple[str, ...] = (
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "openbao",
+    "thanos-receive",
+    "thanos-query",
+    "prometheus",
+)
+GLOBAL_SERVICES: tuple[str, ...] = ("moto", "keycloak")
+
+
+@dataclass(frozen=True)
+class RegionPorts:
+    """All ports of one region, computed from the offset table."""
+
+    region: str
+    index: int
+
+    def port(self, key: str) -> int:
+        return 20000 + 1000 * self.index + REGION_PORT_OFFSETS[key]
+
+    def address(self, key: str) -> str:
+        return f"{HOST}:{self.port(key)}"
+
+    def as_dict(self) -> dict[str, int]:
+        return {key: self.port(key) for key in REGION_PORT_OFFSETS}
+
+
+def region_ports(region: str) -> RegionPorts:
+    """Ports of a region; KeyError for a region the lab does not run."""
+    return RegionPorts(region, REGIONS[region])
+
+
+def service_names() -> list[str]:
+    """Every service name, global first, then each region's in start order."""
+    names = list(GLOBAL_SERVICES)
+    for region in REGIONS:
+        names.extend(f"{kind}-{region}" for kind in REGIONAL_KINDS)
+    return names
+
+
+def port_table() -> list[tuple[str, str, int]]:
+    """(service, purpose, port) rows, for documentation and `lab status --ports`."""
+    rows = [
+        ("moto", "aws api", MOTO_PORT),
+        ("keycloak", "http", KEYCLOAK_HTTP_PORT),
+        ("keycloak", "management", KEYCLOAK_MANAGEMENT_PORT),
+    ]
+    for region in REGIONS:
+        ports = region_ports(region)
+        for key in REGION_PORT_OFFSETS:
+            rows.append((region, key, ports.port(key)))
+    return rows

@@ -1,0 +1,91 @@
+"""Fixtures that give tests the local lab's real servers.
+
+`lab` starts the lab (or reuses what is already healthy) with the same code as
+`python -m lab up`, and yields the parsed .lab/lab.json. Services this session had to
+start are stopped again at the end, unless MERIDIAN_LAB_KEEP=1; services that were
+already running are left alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+
+import pytest
+
+from lab.runtime import Lab
+
+REGIONS = ("us-east-1", "eu-west-1")
+
+
+@pytest.fixture(scope="session")
+def lab_runtime() -> Lab:
+    return Lab(out=lambda line: print(line, file=sys.stderr))
+
+
+@pytest.fixture(scope="session")
+def lab(lab_runtime: Lab):
+    """The running lab's description (lab.json), started or reused."""
+    already_running = {row["service"] for row in lab_runtime.status() if row["state"] != "stopped"}
+    keep = os.environ.get("MERIDIAN_LAB_KEEP") == "1"
+    started_here = [s.name for s in reversed(lab_runtime.services) if s.name not in already_running]
+    try:
+        lab_runtime.up()
+    except Exception:
+        if not keep:  # logs stay in .lab/logs for the post-mortem
+            lab_runtime.stop(started_here)
+        raise
+    yield json.loads(lab_runtime.paths.lab_json.read_text())
+    if not keep:
+        lab_runtime.stop(started_here)
+
+
+@pytest.fixture(params=REGIONS)
+def region(request) -> str:
+    """Run a test once per lab region."""
+    return request.param
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short random suffix so a test's objects never collide with another run's."""
+    return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture
+def aws_client(lab):
+    """Factory: boto3 client for a service in a region, pointed at moto."""
+    import boto3
+
+    aws = lab["aws"]
+
+    def make(service: str, region: str):
+        return boto3.client(
+            service,
+            region_name=region,
+            endpoint_url=aws["endpoint"],
+            aws_access_key_id=aws["aws_access_key_id"],
+            aws_secret_access_key=aws["aws_secret_access_key"],
+        )
+
+    return make
+
+
+@pytest.fixture
+def kube_api(lab):
+    """Factory: kubernetes ApiClient for (region, user), from the lab's kubeconfigs."""
+    from kubernetes import config
+
+    clients = []
+
+    def make(region: str, user: str = "admin"):
+        path = lab["regions"][region]["kubernetes"]["kubeconfigs"][user]
+        client = config.new_client_from_config(config_file=path)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()

@@ -1,0 +1,286 @@
+"""keycloak_tenant and keycloak_tenant_info against the lab's real Keycloak.
+
+Every module runs as Ansible runs it: a generated one-task playbook with the credentials set once through
+``module_defaults: group/meridian.observability.keycloak`` (the admin password comes from the environment,
+never the command line), the json stdout callback, a subprocess. The tests read the server back through
+the admin REST API themselves, so a module that only claims to have done something fails them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import uuid
+
+import jwt
+import pytest
+import requests
+import yaml
+
+pytestmark = pytest.mark.lab
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+BIN = pathlib.Path(sys.executable).parent
+TIMEOUT = 30
+PASSWORD_ENV = "IT_KEYCLOAK_ADMIN_PASSWORD"
+USER_PASSWORD = "It-user-" + uuid.uuid4().hex  # must never show up in any output
+
+
+class Admin:
+    """The test's own view of Keycloak through the admin API (a fresh token per call: master tokens live 60 s)."""
+
+    def __init__(self, keycloak: dict) -> None:
+        self.url = keycloak["url"]
+        self.keycloak = keycloak
+
+    def _headers(self) -> dict:
+        response = requests.post(f"{self.url}/realms/{self.keycloak['admin_realm']}/protocol/openid-connect/token",
+                                 data={"grant_type": "password", "client_id": self.keycloak["admin_client_id"],
+                                       "username": self.keycloak["admin_username"],
+                                       "password": self.keycloak["admin_password"]}, timeout=TIMEOUT)
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    def call(self, method: str, path: str, **kwargs) -> requests.Response:
+        return requests.request(method, f"{self.url}/admin/realms{path}", headers=self._headers(), timeout=TIMEOUT, **kwargs)
+
+    def realm(self, name: str) -> dict | None:
+        response = self.call("GET", f"/{name}")
+        assert response.status_code in (200, 404), response.text
+        return response.json() if response.status_code == 200 else None
+
+    def delete_realm(self, name: str) -> None:
+        assert self.call("DELETE", f"/{name}").status_code in (204, 404)
+
+
+@pytest.fixture(scope="module")
+def keycloak(lab) -> dict:
+    return lab["keycloak"]
+
+
+@pytest.fixture(scope="module")
+def admin(keycloak) -> Admin:
+    return Admin(keycloak)
+
+
+@pytest.fixture
+def tenants(admin):
+    """Factory for unique tenant names; every realm it named is deleted afterwards, whatever happened."""
+    names = []
+
+    def make(label: str) -> str:
+        names.append(f"it-{label}-{uuid.uuid4().hex[:8]}")
+        return names[-1]
+
+    yield make
+    for name in names:
+        admin.delete_realm(name)
+
+
+def play(tmp_path: pathlib.Path, keycloak: dict, args: dict, *, module: str = "keycloak_tenant", check: bool = False,
+         diff: bool = False, connection: dict | None = None) -> tuple[dict, str]:
+    """Run one task through ansible-playbook; returns (the task's result, the whole stdout)."""
+    defaults = {"auth_keycloak_url": keycloak["url"], "auth_realm": keycloak["admin_realm"],
+                "auth_username": keycloak["admin_username"],
+                "auth_password": "{{ lookup('ansible.builtin.env', '%s') }}" % PASSWORD_ENV}
+    defaults.update(connection or {})
+    playbook = [{"name": "keycloak integration", "hosts": "localhost", "gather_facts": False,
+                 "module_defaults": {"group/meridian.observability.keycloak": defaults},
+                 "tasks": [{"name": "under test", f"meridian.observability.{module}": args}]}]
+    path = tmp_path / f"play-{uuid.uuid4().hex[:8]}.yml"
+    path.write_text(yaml.safe_dump(playbook, sort_keys=False))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+               ANSIBLE_NOCOLOR="1", ANSIBLE_HOME=str(REPO / ".ansible"), ANSIBLE_LOCAL_TEMP=str(REPO / ".ansible" / "tmp"))
+    env[PASSWORD_ENV] = keycloak["admin_password"]
+    command = [str(BIN / "ansible-playbook"), str(path), "-i", "localhost,", "-c", "local",
+               "-e", f"ansible_python_interpreter={sys.executable}"]
+    if check:
+        command.append("--check")
+    if diff:
+        command.append("--diff")
+    completed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=180, check=False)
+    try:
+        output = json.loads(completed.stdout)
+    except ValueError:
+        raise AssertionError(f"no JSON from ansible-playbook (rc {completed.returncode}):\n{completed.stdout}\n{completed.stderr}")
+    return output["plays"][0]["tasks"][0]["hosts"]["localhost"], completed.stdout + completed.stderr
+
+
+def ok(result: dict) -> dict:
+    assert not result.get("failed"), result.get("msg")
+    return result
+
+
+def writes(result: dict) -> int:
+    return sum(count for kind, count in result["api_requests"].items() if kind in ("POST", "PUT", "DELETE"))
+
+
+def client_credentials_token(keycloak: dict, realm: str, client_id: str, secret: str) -> str:
+    response = requests.post(f"{keycloak['url']}/realms/{realm}/protocol/openid-connect/token",
+                             data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+                             timeout=TIMEOUT)
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def verify(token: str, jwks_url: str, issuer: str, audience: str) -> dict:
+    key = jwt.PyJWKClient(jwks_url, cache_keys=False).get_signing_key_from_jwt(token)
+    return jwt.decode(token, key.key, algorithms=["RS256"], issuer=issuer, audience=audience)
+
+
+# ---------------------------------------------------------------- tokens are tenant-scoped
+
+def test_a_tenant_token_carries_its_tenant_and_only_its_realm_keys_verify_it(tmp_path, keycloak, tenants):
+    realms = {}
+    for label in ("a", "b"):
+        name = tenants(label)
+        result, _ = play(tmp_path, keycloak, {"name": name, "return_client_secret": True})
+        realms[name] = ok(result)
+        assert result["changed"] and writes(result) == 1, result["api_requests"]
+    (name_a, a), (name_b, b) = realms.items()
+
+    token_a = client_credentials_token(keycloak, name_a, a["gateway_client_id"], a["gateway_client_secret"])
+    claims = verify(token_a, a["jwks_url"], a["issuer_url"], a["audience"])
+    assert claims["tenant"] == name_a
+    assert claims["iss"] == a["issuer_url"] == f"{keycloak['url']}/realms/{name_a}"
+    assert a["gateway_client_id"] in ([claims["aud"]] if isinstance(claims["aud"], str) else claims["aud"])
+
+    # b's key set does not hold a's signing key, and b's keys do not verify a's signature.
+    with pytest.raises(jwt.PyJWKClientError):
+        verify(token_a, b["jwks_url"], a["issuer_url"], a["audience"])
+    for key in jwt.PyJWKClient(b["jwks_url"], cache_keys=False).get_signing_keys():
+        with pytest.raises(jwt.InvalidSignatureError):
+            jwt.decode(token_a, key.key, algorithms=["RS256"], audience=a["audience"])
+    # Nor is a's token acceptable as one of b's, even leaving keys aside.
+    with pytest.raises(jwt.InvalidIssuerError):
+        jwt.decode(token_a, options={"verify_signature": False, "verify_iss": True}, issuer=b["issuer_url"])
+
+    token_b = client_credentials_token(keycloak, name_b, b["gateway_client_id"], b["gateway_client_secret"])
+    assert verify(token_b, b["jwks_url"], b["issuer_url"], b["audience"])["tenant"] == name_b
+
+
+# ---------------------------------------------------------------- check -> apply -> check -> apply, drift, absent
+
+def test_check_apply_check_apply_then_drift_then_absent(tmp_path, keycloak, admin, tenants):
+    name = tenants("cycle")
+    args = {"name": name, "display_name": "Integration cycle",
+            "redirect_uris": ["https://grafana.it.example.com/login/generic_oauth"],
+            "owners": ["ops@it.example.com"], "viewers": ["viewer-it"], "access_token_lifespan": 600,
+            "brute_force_protection": {"failure_factor": 10},
+            "users": [{"username": "alice-it", "email": "alice@it.example.com", "first_name": "Alice",
+                       "last_name": "Liddell", "password": USER_PASSWORD, "groups": ["owners", "viewers"]}]}
+
+    check, out = play(tmp_path, keycloak, args, check=True, diff=True)
+    assert ok(check)["changed"] and writes(check) == 0 and admin.realm(name) is None
+    assert USER_PASSWORD not in out and check["diff"]["before"] == {}
+    applied, out = play(tmp_path, keycloak, args, diff=True)
+    assert ok(applied)["changed"] and applied["actions"] == check["actions"] and USER_PASSWORD not in out
+    realm = admin.realm(name)
+    assert realm["accessTokenLifespan"] == 600 and realm["failureFactor"] == 10 and realm["bruteForceProtected"]
+    assert realm["sslRequired"] == "external" and realm["displayName"] == "Integration cycle"
+
+    second_check, _ = play(tmp_path, keycloak, args, check=True, diff=True)
+    second, _ = play(tmp_path, keycloak, args, diff=True)
+    for result in (second_check, second):
+        assert not ok(result)["changed"] and result["actions"] == [] and writes(result) == 0, result["actions"]
+        assert result["diff"]["before"] == result["diff"]["after"]
+    assert second["end_state"]["groups"][f"{name}-owners"]["members"] == ["alice-it", "ops@it.example.com"]
+
+    # The server agrees with what the module claims.
+    groups = {group["name"]: group for group in admin.call("GET", f"/{name}/groups",
+                                                           params={"briefRepresentation": "false"}).json()}
+    assert groups[f"{name}-viewers"]["realmRoles"] == [f"{name}-viewer"]
+    members = admin.call("GET", f"/{name}/groups/{groups[f'{name}-viewers']['id']}/members").json()
+    assert sorted(user["username"] for user in members) == ["alice-it", "viewer-it"]
+
+    info, out = play(tmp_path, keycloak, {"name": name}, module="keycloak_tenant_info")
+    assert ok(info)["exists"] and not info["changed"]
+    assert {client["clientId"] for client in info["clients"]} == {"grafana", "observability-gateway"}
+    assert all(client["secret"] == "********" for client in info["clients"])
+    secrets_on_server = [client["secret"] for client in admin.call("GET", f"/{name}/clients").json()
+                         if client["clientId"] in ("grafana", "observability-gateway")]
+    assert len(secrets_on_server) == 2 and not any(secret in out for secret in secrets_on_server)
+    mappers = {mapper["name"]: mapper for client in info["clients"] for mapper in client["protocolMappers"]}
+    assert mappers["tenant"]["config"]["claim.value"] == name
+
+    # Someone changes things by hand: check mode names the drift without touching it, apply repairs it.
+    assert admin.call("PUT", f"/{name}", json={"accessTokenLifespan": 42}).status_code == 204
+    drift_check, _ = play(tmp_path, keycloak, args, check=True, diff=True)
+    assert ok(drift_check)["changed"] and drift_check["actions"] == ["update realm settings accessTokenLifespan"]
+    assert drift_check["diff"]["before"]["realm"]["accessTokenLifespan"] == 42 and writes(drift_check) == 0
+    assert admin.realm(name)["accessTokenLifespan"] == 42
+    repaired, _ = play(tmp_path, keycloak, args)
+    assert ok(repaired)["changed"] and repaired["api_requests"].get("PUT") == 1
+    assert admin.realm(name)["accessTokenLifespan"] == 600
+
+    absent = {"name": name, "state": "absent"}
+    absent_check, _ = play(tmp_path, keycloak, absent, check=True)
+    assert ok(absent_check)["changed"] and admin.realm(name) is not None
+    gone, _ = play(tmp_path, keycloak, absent)
+    assert ok(gone)["changed"] and admin.realm(name) is None
+    again, _ = play(tmp_path, keycloak, absent)
+    assert not ok(again)["changed"]
+    missing, _ = play(tmp_path, keycloak, {"name": name}, module="keycloak_tenant_info")
+    assert ok(missing)["exists"] is False
+
+
+# ---------------------------------------------------------------- bad input changes nothing
+
+BAD_INPUTS = {
+    "uppercase-and-underscore": ({"name": "Bad_Name"}, None, "'Bad_Name' is not a DNS-1123 label"),
+    "reserved-prefix": ({"name": "kube-system"}, None, "'kube-system' is reserved for the platform"),
+    "reserved-name": ({"name": "master"}, None, "'master' is reserved for the platform"),
+    "too-long": ({"name": "t" * 41}, None, "is 41 characters; at most 40 are allowed"),
+    "unknown-state": ({"state": "gone"}, None, "value of state must be one of: present, absent, got: gone"),
+    "negative-lifespan": ({"access_token_lifespan": -300}, None, "access_token_lifespan: -300 must be a positive"),
+    "idle-longer-than-max": ({"sso_session_idle_timeout": 7200, "sso_session_max_lifespan": 3600}, None,
+                             "longer than sso_session_max_lifespan"),
+    "non-string-owner": ({"owners": [{"team": "ops"}]}, None, "owners[0]: "),
+    "user-without-username": ({"users": [{"email": "x@it.example.com"}]}, None, "missing required arguments: username"),
+    "unknown-user-group": ({"users": [{"username": "alice-it", "groups": ["admins"]}]}, None, "admins"),
+    "zero-failure-factor": ({"brute_force_protection": {"failure_factor": 0}}, None,
+                            "brute_force_protection.failure_factor: 0 must be a positive integer"),
+    "relative-redirect": ({"redirect_uris": ["grafana.local/cb"]}, None, "redirect_uris[0]: 'grafana.local/cb'"),
+    "builtin-client-id": ({"gateway_client_id": "admin-cli"}, None, "'admin-cli' is a client Keycloak creates"),
+    "unreachable-server": ({}, {"auth_keycloak_url": "http://127.0.0.1:1", "connection_timeout": 2},
+                           "cannot reach Keycloak at http://127.0.0.1:1"),
+    "wrong-admin-password": ({}, {"auth_password": "not-the-password"},
+                             "rejected the admin credentials of user"),
+    "unknown-auth-realm": ({}, {"auth_realm": "no-such-realm"}, "realm 'no-such-realm' (auth_realm) has no token endpoint"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_fails_naming_the_cause_and_changes_nothing(tmp_path, keycloak, admin, tenants, case):
+    overrides, connection, message = BAD_INPUTS[case]
+    args = {"name": tenants("bad"), **overrides}
+    target_before = admin.realm(args["name"])  # None, except for the reserved name of an existing realm
+    for check in (True, False):
+        result, out = play(tmp_path, keycloak, args, connection=connection, check=check)
+        assert result.get("failed") and message in result["msg"], result.get("msg")
+        assert keycloak["admin_password"] not in out
+    # Other suites share the lab's Keycloak, so only this test's realm is compared, not the realm list.
+    assert admin.realm(args["name"]) == target_before
+
+
+def test_an_account_without_admin_rights_is_refused(tmp_path, keycloak, admin, tenants):
+    username = f"it-noadmin-{uuid.uuid4().hex[:8]}"
+    password = "It-" + uuid.uuid4().hex
+    response = admin.call("POST", f"/{keycloak['admin_realm']}/users",
+                          json={"username": username, "enabled": True, "email": f"{username}@it.example.com",
+                                "firstName": "No", "lastName": "Admin",
+                                "credentials": [{"type": "password", "value": password, "temporary": False}]})
+    assert response.status_code == 201, response.text
+    user_id = response.headers["Location"].rsplit("/", 1)[-1]
+    try:
+        name = tenants("forbidden")
+        result, out = play(tmp_path, keycloak, {"name": name}, connection={
+            "auth_username": username, "auth_password": password})
+        assert result.get("failed") and "403 Forbidden" in result["msg"], result.get("msg")
+        assert result["status"] == 403 and password not in out
+        assert admin.realm(name) is None
+    finally:
+        admin.call("DELETE", f"/{keycloak['admin_realm']}/users/{user_id}")
