@@ -11,6 +11,7 @@ BIN := $(VENV)/bin
 VENV_STAMP := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-16)
 SANITY_FLAGS ?=
 # What ships in the collection; the lab, tests and docs are checked by lint and pytest instead.
+SANITY_DEPENDENCIES := amazon community kubernetes
 SANITY_CONTENT := plugins roles playbooks meta changelogs galaxy.yml README.md
 # The pip version ansible-test bootstraps its sanity venvs with; see tests/sanity/get_pip_offline.py.
 ANSIBLE_TEST_PIP ?=
@@ -63,6 +64,9 @@ sanity: bootstrap ## ansible-test sanity on a copy laid out as ansible_collectio
 	@rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_DIR)
 	@git ls-files -z --cached --others --exclude-standard -- $(SANITY_CONTENT) | tar -cf - --null -T - | tar -xf - -C $(SANITY_DIR)
 	@cd $(SANITY_DIR) && git init -q && git add -A
+	@# ansible-test resolves our dependencies (amazon.aws, kubernetes.core, ...) beside the collection.
+	@for namespace in $(SANITY_DEPENDENCIES); do \
+		ln -sfn $(CURDIR)/$(VENV)/lib/python3.11/site-packages/ansible_collections/$$namespace $(SANITY_ROOT)/ansible_collections/$$namespace; done
 	@mkdir -p $(HOME)/.ansible/test/cache && for version in 24.2 $(ANSIBLE_TEST_PIP); do \
 		cp tests/sanity/get_pip_offline.py $(HOME)/.ansible/test/cache/get_pip_$${version//./_}.py; done
 	cd $(SANITY_DIR) && $(CURDIR)/$(BIN)/ansible-test sanity --python 3.11 --local --color no $(SANITY_FLAGS)

@@ -79,8 +79,9 @@ notes:
   - The file store writes each file through a temporary file in the same directory, C(fsync) and C(rename),
     keeping the file's mode, and takes an exclusive C(flock) on the directories so concurrent runs
     serialise. A file changed by another program between read and write makes the module re-read and retry.
-  - Thanos Receive polls the limits file every second, so limit changes apply without a restart. The hashrings
-    file is watched with fsnotify, which loses the file after a rename; Receive then picks the change up on its
-    next C(--receive.hashrings-file-refresh-interval) (5m by default).
+  - Thanos Receive polls the limits file every second, so limit changes apply without a restart. It watches the
+    hashrings file and also re-reads it every C(--receive.hashrings-file-refresh-interval) (5m by default), so a
+    hashrings change applies at the latest after that interval. Each hashrings change makes Receive briefly not
+    ready while it flushes its TSDBs; remote-write clients retry.
   - Comments in the limits YAML are not preserved when the module rewrites it.
 """
