@@ -17,7 +17,7 @@ description:
     puts the same tags on the peer side (each side of a peering keeps its own tags in AWS).
   - amazon.aws and community.aws have no module for peering attachments; this one follows their conventions.
 author:
-  - meridian platform engineering
+  - Meridian Platform Engineering (@meridian-platform)
 options:
   transit_gateway_id:
     description: The local (requesting) Transit Gateway, in O(region).
@@ -55,8 +55,10 @@ options:
     default: 600
 attributes:
   check_mode:
+    description: Can run in check mode and return the changed status prediction without modifying the target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: none
 notes:
   - Routes over the peering are static; see M(meridian.observability.ec2_transit_gateway_route).

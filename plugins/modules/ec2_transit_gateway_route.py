@@ -15,7 +15,7 @@ description:
   - Routes have no tags of their own; find the route table and the attachment by their tags first.
   - amazon.aws and community.aws have no module for Transit Gateway routes; this one follows their conventions.
 author:
-  - meridian platform engineering
+  - Meridian Platform Engineering (@meridian-platform)
 options:
   route_table_id:
     description: The Transit Gateway route table.
@@ -39,8 +39,10 @@ options:
     default: present
 attributes:
   check_mode:
+    description: Can run in check mode and return the changed status prediction without modifying the target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: none
 extends_documentation_fragment:
   - amazon.aws.common.modules

@@ -17,7 +17,7 @@ description:
   - Changes EKS cannot make in place (a version upgrade, another secrets key, other subnets) fail with a message
     that says so.
 author:
-  - meridian platform engineering
+  - Meridian Platform Engineering (@meridian-platform)
 options:
   name:
     description: Name of the cluster.
@@ -64,8 +64,10 @@ options:
     default: 1800
 attributes:
   check_mode:
+    description: Can run in check mode and return the changed status prediction without modifying the target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: none
 extends_documentation_fragment:
   - amazon.aws.common.modules
@@ -136,7 +138,7 @@ def main() -> None:
         security_groups=dict(type="list", elements="str", default=[]),
         endpoint_public_access=dict(type="bool", default=False),
         endpoint_private_access=dict(type="bool", default=True),
-        secrets_kms_key_arn=dict(type="str"),
+        secrets_kms_key_arn=dict(type="str", no_log=False),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=1800),

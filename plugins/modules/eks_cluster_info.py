@@ -13,7 +13,7 @@ description:
   - Describes a cluster (empty when it does not exist) and its managed node groups.
   - community.aws has no info module for EKS; this one follows the amazon.aws conventions.
 author:
-  - meridian platform engineering
+  - Meridian Platform Engineering (@meridian-platform)
 options:
   cluster_name:
     description: Name of the cluster.
@@ -29,8 +29,10 @@ extends_documentation_fragment:
   - amazon.aws.boto3
 attributes:
   check_mode:
+    description: Can run in check mode and return the changed status prediction without modifying the target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: none
 """
 
@@ -100,12 +102,18 @@ def main() -> None:
     client = module.client("eks", retry_decorator=AWSRetry.jittered_backoff(retries=10))
     try:
         cluster = EksClusterService(client).describe(module.params["cluster_name"]) or {}
-        groups = describe_nodegroups(client, module.params["cluster_name"], module.params["nodegroup_names"]) if cluster else []
+        groups = []
+        if cluster:
+            groups = describe_nodegroups(client, module.params["cluster_name"], module.params["nodegroup_names"])
     except AwsServiceError as error:
         if error.cause is not None:
             module.fail_json_aws(error.cause, msg=str(error))
         module.fail_json(msg=str(error))
-    module.exit_json(changed=False, cluster=camel_dict_to_snake_dict(cluster, ignore_list=["tags"]), nodegroups=[camel_dict_to_snake_dict(group, ignore_list=["tags", "labels"]) for group in groups])
+    module.exit_json(
+        changed=False,
+        cluster=camel_dict_to_snake_dict(cluster, ignore_list=["tags"]),
+        nodegroups=[camel_dict_to_snake_dict(group, ignore_list=["tags", "labels"]) for group in groups],
+    )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ description:
     example the issuer of an EKS cluster so that service accounts can assume IAM roles (IRSA).
   - amazon.aws and community.aws have no module for OIDC providers; this one follows their conventions.
 author:
-  - meridian platform engineering
+  - Meridian Platform Engineering (@meridian-platform)
 options:
   url:
     description: Issuer URL; C(https://) is added when missing.
@@ -39,8 +39,10 @@ options:
     default: present
 attributes:
   check_mode:
+    description: Can run in check mode and return the changed status prediction without modifying the target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: none
 extends_documentation_fragment:
   - amazon.aws.common.modules

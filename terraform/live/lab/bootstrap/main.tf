@@ -1,0 +1,1 @@
+../../_bootstrap/main.tf

@@ -1,0 +1,230 @@
+"""The AWS layer (network and eks roles, destroy.yml) against the lab's moto, two regions, end to end.
+
+The module fixture converges us-east-1 (hub) then eu-west-1 (spoke) with site.yml --tags network,eks and tears
+both down at the end, so the tests do not depend on what ran before. MERIDIAN_AWS_ENDPOINT_URL points the runs at
+another moto server (for example one started with MOTO_IAM_LOAD_MANAGED_POLICIES=true, which the eks role needs);
+MERIDIAN_MOTO_LOG names that server's request log for the API-call count.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.lab
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+HUB, SPOKE = "us-east-1", "eu-west-1"
+OURS = [{"Name": "tag:managed-by", "Values": ["meridian.observability"]}, {"Name": "tag:meridian:environment", "Values": ["lab"]}]
+LIVE_PEERING = {"initiatingRequest", "pendingAcceptance", "pending", "available", "modifying"}
+
+
+@pytest.fixture(scope="module")
+def endpoint(lab) -> str:
+    return os.environ.get("MERIDIAN_AWS_ENDPOINT_URL") or lab["aws"]["endpoint"]
+
+
+@pytest.fixture(scope="module")
+def aws_client(lab, endpoint):
+    """boto3 clients for the endpoint the playbooks use (the conftest's aws_client always means the lab's moto)."""
+    import boto3
+
+    def make(service: str, region: str):
+        return boto3.client(service, region_name=region, endpoint_url=endpoint,
+                            aws_access_key_id=lab["aws"]["aws_access_key_id"], aws_secret_access_key=lab["aws"]["aws_secret_access_key"])
+
+    return make
+
+
+def playbook(endpoint: str, *args: str, check: bool = True, inventory: str = "inventories/lab") -> subprocess.CompletedProcess:
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
+    command = [str(REPO / ".venv/bin/ansible-playbook"), "-i", inventory, "-e", f"meridian_aws_endpoint_url={endpoint}", *args]
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    if check:
+        assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    return result
+
+
+def recap(result: subprocess.CompletedProcess, host: str) -> dict[str, int]:
+    line = re.search(rf"^{re.escape(host)}\s+:\s+(.*)$", result.stdout[result.stdout.rindex("PLAY RECAP"):], re.M)
+    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", line.group(1))}
+
+
+def converge(endpoint: str, region: str, *extra: str) -> tuple[dict[str, int], float]:
+    started = time.monotonic()
+    result = playbook(endpoint, "playbooks/site.yml", "-l", region, "--tags", "network,eks", *extra)
+    return recap(result, region), time.monotonic() - started
+
+
+def destroy(endpoint: str, region: str, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
+    return playbook(endpoint, "playbooks/destroy.yml", "-l", region, *extra, check=check)
+
+
+def moto_requests() -> int | None:
+    """Requests the moto server has logged so far (one line per AWS API call), when its log is known."""
+    log = pathlib.Path(os.environ.get("MERIDIAN_MOTO_LOG", REPO / ".lab/logs/moto.log"))
+    if not log.exists():
+        return None
+    return sum(1 for line in log.read_text(errors="replace").splitlines() if '"POST / HTTP' in line or '"GET / HTTP' in line)
+
+
+def tagged_leftovers(aws_client, endpoint_region: str) -> list[str]:
+    """Every live resource in the region that carries our tags and that region's tag."""
+    ec2 = aws_client("ec2", endpoint_region)
+    mine = OURS + [{"Name": "tag:meridian:region", "Values": [endpoint_region]}]
+    found = [vpc["VpcId"] for vpc in ec2.describe_vpcs(Filters=mine)["Vpcs"]]
+    found += [subnet["SubnetId"] for subnet in ec2.describe_subnets(Filters=mine)["Subnets"]]
+    found += [table["RouteTableId"] for table in ec2.describe_route_tables(Filters=mine)["RouteTables"]]
+    found += [igw["InternetGatewayId"] for igw in ec2.describe_internet_gateways(Filters=mine)["InternetGateways"]]
+    found += [nat["NatGatewayId"] for nat in ec2.describe_nat_gateways(Filters=mine)["NatGateways"] if nat["State"] in ("pending", "available")]
+    found += [eip["AllocationId"] for eip in ec2.describe_addresses(Filters=mine)["Addresses"]]
+    found += [tgw["TransitGatewayId"] for tgw in ec2.describe_transit_gateways(Filters=mine)["TransitGateways"]
+              if tgw["State"] not in ("deleting", "deleted")]
+    found += [a["TransitGatewayAttachmentId"] for a in ec2.describe_transit_gateway_peering_attachments(Filters=mine)
+              ["TransitGatewayPeeringAttachments"] if a["State"] in LIVE_PEERING]
+    eks = aws_client("eks", endpoint_region)
+    found += [name for name in eks.list_clusters()["clusters"] if name == f"meridian-lab-{endpoint_region}"]
+    return found
+
+
+def live_peerings(aws_client, region: str) -> list[dict]:
+    attachments = aws_client("ec2", region).describe_transit_gateway_peering_attachments()["TransitGatewayPeeringAttachments"]
+    return [a for a in attachments if a.get("RequesterTgwInfo", {}).get("TransitGatewayId") and a["State"] in LIVE_PEERING]
+
+
+@pytest.fixture(scope="module")
+def converged(lab, endpoint):
+    """Both regions converged from scratch (hub first); both destroyed again afterwards."""
+    timings = {}
+    for region in (HUB, SPOKE):
+        counts, seconds = converge(endpoint, region)
+        assert counts["failed"] == 0 and counts["changed"] > 0, counts
+        timings[region] = seconds
+    yield timings
+    destroy(endpoint, SPOKE, "-e", f"destroy_region={SPOKE}")
+    destroy(endpoint, HUB, "-e", f"destroy_region={HUB}")
+
+
+def test_second_run_changes_nothing(converged, endpoint, capsys):
+    before = moto_requests()
+    second = {}
+    for region in (HUB, SPOKE):
+        counts, seconds = converge(endpoint, region)
+        assert counts["changed"] == 0 and counts["failed"] == 0, (region, counts)
+        second[region] = seconds
+    after = moto_requests()
+    with capsys.disabled():
+        calls = f"{after - before} AWS API calls" if before is not None else "API calls not counted (no moto log)"
+        print(f"\nAWS layer: first run {converged}, second run {second} (seconds); no-change run of both regions: {calls}")
+
+
+def test_check_mode_predicts_no_change(converged, endpoint):
+    for region in (HUB, SPOKE):
+        counts, _ = converge(endpoint, region, "--check")
+        assert counts["changed"] == 0 and counts["failed"] == 0, (region, counts)
+
+
+def test_peering_is_available_in_both_regions(converged, aws_client):
+    spoke_side = live_peerings(aws_client, SPOKE)
+    hub_side = live_peerings(aws_client, HUB)
+    assert [a["State"] for a in spoke_side] == ["available"]
+    assert [a["TransitGatewayAttachmentId"] for a in hub_side] == [spoke_side[0]["TransitGatewayAttachmentId"]]
+    assert spoke_side[0]["AccepterTgwInfo"]["Region"] == HUB
+
+
+def test_destroy_refuses_without_the_repeated_region(converged, endpoint, aws_client):
+    for extra in ([], ["-e", f"destroy_region={HUB}"]):
+        result = destroy(endpoint, SPOKE, *extra, check=False)
+        assert result.returncode != 0
+        assert "destroy.yml removes a whole region" in result.stdout
+    result = playbook(endpoint, "playbooks/destroy.yml", "-e", f"destroy_region={SPOKE}", check=False)  # no -l
+    assert result.returncode != 0
+    assert tagged_leftovers(aws_client, SPOKE), "a refused destroy removed something"
+
+
+def test_destroy_spoke_leaves_nothing_tagged_and_the_hub_untouched(converged, endpoint, aws_client):
+    hub_before = set(tagged_leftovers(aws_client, HUB))
+    peering = live_peerings(aws_client, SPOKE)[0]["TransitGatewayAttachmentId"]
+    destroy(endpoint, SPOKE, "-e", f"destroy_region={SPOKE}")
+    try:
+        # KMS keys are not listed: AWS keeps a deleted key 7 days (PendingDeletion), and moto 5.2 cannot schedule
+        # the deletion through amazon.aws (see roles/eks/tasks/destroy.yml).
+        assert tagged_leftovers(aws_client, SPOKE) == []
+        assert live_peerings(aws_client, SPOKE) == [] and live_peerings(aws_client, HUB) == []
+        # The hub keeps everything of its own; only the spoke's peering (listed there too) is gone.
+        assert set(tagged_leftovers(aws_client, HUB)) == hub_before - {peering}
+        assert "meridian-lab-us-east-1" in tagged_leftovers(aws_client, HUB)
+        hub_tgw = aws_client("ec2", HUB).describe_transit_gateways(Filters=OURS + [{"Name": "tag:meridian:region", "Values": [HUB]}])
+        table = hub_tgw["TransitGateways"][0]["Options"]["AssociationDefaultRouteTableId"]
+        routes = aws_client("ec2", HUB).search_transit_gateway_routes(
+            TransitGatewayRouteTableId=table, Filters=[{"Name": "type", "Values": ["static"]}])["Routes"]
+        assert [route["DestinationCidrBlock"] for route in routes] == [], "the hub still routes to the destroyed spoke"
+    finally:
+        counts, _ = converge(endpoint, SPOKE)  # back to converged, whatever the assertions said
+        assert counts["failed"] == 0
+    assert [a["State"] for a in live_peerings(aws_client, SPOKE)] == ["available"]
+
+
+class _Recorder:
+    """A TCP listener standing in for the AWS endpoint: it counts connections and answers none."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(0.2)
+        self.port = self.server.getsockname()[1]
+        self.connections = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            connection.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.server.close()
+
+
+def _bad_inventory(tmp_path: pathlib.Path, change) -> str:
+    document = yaml.safe_load((REPO / "inventories/lab/topology.yml").read_text())
+    change(document)
+    target = tmp_path / "inventory"
+    target.mkdir()
+    (target / "topology.yml").write_text(yaml.safe_dump(document, sort_keys=False))
+    shutil.copytree(REPO / "inventories/lab/group_vars", target / "group_vars")
+    return str(target)
+
+
+@pytest.mark.parametrize(("case", "change", "extra", "expected"), [
+    ("overlapping CIDR", lambda d: d["regions"]["eu-west-1"].update(index=0), [], "index 0 is already used"),
+    ("more AZs than the plan has room for", lambda d: d["regions"]["eu-west-1"].update(azs=list("abcdefghi")), [], "azs"),
+    ("no hub", lambda d: d["regions"]["us-east-1"].update(role="spoke"), [], "hub"),
+    ("missing CIDR", lambda d: None, ["-e", '{"network_cidr_plan": {"azs": ["a"], "subnets": {}}}'], "network_cidr_plan is incomplete"),
+])
+def test_bad_input_fails_before_any_aws_call(lab, tmp_path, case, change, extra, expected):
+    recorder = _Recorder()
+    try:
+        inventory = _bad_inventory(tmp_path, change)
+        result = playbook(f"http://127.0.0.1:{recorder.port}", "playbooks/site.yml", "-l", SPOKE, "--tags", "network,eks",
+                          *extra, check=False, inventory=inventory)
+    finally:
+        recorder.close()
+    assert result.returncode != 0, case
+    assert expected in result.stdout + result.stderr, (case, (result.stdout + result.stderr)[-3000:])
+    assert recorder.connections == 0, f"{case}: {recorder.connections} connection(s) reached the AWS endpoint"
