@@ -51,7 +51,7 @@ demo: bootstrap ## The main job on the local lab: topology summary, then site.ym
 	$(BIN)/ansible-playbook playbooks/site.yml -i inventories/lab -l eu-west-1 --check
 
 .PHONY: test
-test: bootstrap lint sanity unit integration ## Everything CI runs
+test: bootstrap lint sanity terraform-check unit integration molecule ## Everything CI runs
 
 # ---------------------------------------------------------------- checks
 .PHONY: lint
@@ -95,6 +95,42 @@ lab-down: bootstrap ## Stop every lab server this checkout started
 .PHONY: integration
 integration: lab-up ## Tests against the lab's real servers
 	$(BIN)/pytest tests/integration -q
+
+MOLECULE_SCENARIOS ?= $(sort $(notdir $(wildcard molecule/*-*)))
+.PHONY: molecule
+molecule: lab-up ## Every role's molecule scenario against the lab (converge, idempotence, verify)
+	@for scenario in $(MOLECULE_SCENARIOS); do \
+		echo "== molecule test -s $$scenario"; \
+		$(BIN)/molecule test -s $$scenario || exit 1; \
+	done
+
+# ---------------------------------------------------------------- terraform
+TERRAFORM ?= $(shell command -v terraform || command -v tofu)
+TERRAFORM_PLUGIN_DIR ?= /opt/tf-plugins
+TOOLS_VENV := .venv-tools
+CHECKOV_VERSION := 3.3.30
+
+.PHONY: terraform-tfvars
+terraform-tfvars: bootstrap ## Render terraform/live/<env>/*/terraform.tfvars.json from every topology
+	@for environment in dev stage prod lab; do \
+		$(BIN)/ansible-playbook playbooks/terraform_tfvars.yml -i inventories/$$environment; done
+
+$(TOOLS_VENV)/bin/checkov:
+	$(PYTHON_BOOTSTRAP) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+
+.PHONY: terraform-check
+terraform-check: $(TOOLS_VENV)/bin/checkov ## fmt and validate (where a terraform binary and provider mirror exist), checkov
+	@if [ -z "$(TERRAFORM)" ]; then echo "terraform-check: no terraform or tofu binary; fmt/validate skipped"; else \
+		$(TERRAFORM) fmt -check -recursive terraform; \
+		if [ -d "$(TERRAFORM_PLUGIN_DIR)" ]; then \
+			for stack in terraform/live/dev/*/; do \
+				data=$$(mktemp -d); \
+				TF_DATA_DIR=$$data $(TERRAFORM) -chdir=$$stack init -input=false -backend=false -plugin-dir=$(TERRAFORM_PLUGIN_DIR) >/dev/null; \
+				TF_DATA_DIR=$$data $(TERRAFORM) -chdir=$$stack validate; rm -rf $$data; \
+			done; \
+		else echo "terraform-check: no provider mirror at $(TERRAFORM_PLUGIN_DIR); validate skipped"; fi; fi
+	$(TOOLS_VENV)/bin/checkov -d terraform --quiet --compact --framework terraform --skip-download
 
 # ---------------------------------------------------------------- docs
 .PHONY: diagram

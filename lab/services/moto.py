@@ -35,6 +35,9 @@ class MotoService(Service):
         for name in list(env):
             if name.startswith("AWS_"):
                 env.pop(name)
+        # The eks role attaches AWS managed policies (AmazonEKSClusterPolicy, ...), which moto
+        # knows only when told to load them.
+        env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
         return env
 
     def healthy(self, ctx: LabContext) -> bool:
