@@ -45,10 +45,14 @@ bootstrap: $(VENV_STAMP) $(COLLECTION_LINK) ## Create .venv from requirements.tx
 
 # ---------------------------------------------------------------- the two commands
 .PHONY: demo
-demo: bootstrap ## The main job on the local lab: topology summary, then site.yml for both lab regions in check mode
+demo: lab-up ## The main job on the local lab: topology summary, site.yml for both regions, and a second, unchanged run
 	$(BIN)/ansible-playbook playbooks/summary.yml -i inventories/lab
-	$(BIN)/ansible-playbook playbooks/site.yml -i inventories/lab -l us-east-1 --check
-	$(BIN)/ansible-playbook playbooks/site.yml -i inventories/lab -l eu-west-1 --check
+	$(BIN)/ansible-playbook playbooks/site.yml -i inventories/lab -l us-east-1
+	$(BIN)/ansible-playbook playbooks/site.yml -i inventories/lab -l eu-west-1
+	@echo "== second run: every layer must report changed=0"
+	$(BIN)/ansible-playbook playbooks/site.yml -i inventories/lab | tee $(ANSIBLE_HOME)/demo-rerun.log
+	@! grep -E 'changed=[1-9]' $(ANSIBLE_HOME)/demo-rerun.log
+	$(PY) -m lab status
 
 .PHONY: test
 test: bootstrap lint sanity terraform-check unit integration molecule ## Everything CI runs
