@@ -106,7 +106,22 @@ class EtcdService(Service):
         return http_ok(f"{self.client_url}/health", expect=b'"health":"true"')
 
 
-class KubeApiServerService(Service):
+class _SecurePortService(Service):
+    """A control-plane server of one region, told apart by its --secure-port, sharing the region's PKI."""
+
+    port: int
+
+    def marker(self) -> str:
+        return f"--secure-port={self.port}"
+
+    def ports(self) -> list[int]:
+        return [self.port]
+
+    def prepare(self, ctx: LabContext) -> None:
+        prepare_region(ctx, self.region)
+
+
+class KubeApiServerService(_SecurePortService):
     kind = "kube-apiserver"
     component = "kubernetes"
     startup_timeout = 120.0
@@ -118,15 +133,6 @@ class KubeApiServerService(Service):
 
     def endpoint(self) -> str:
         return api_server_url(self.region)
-
-    def marker(self) -> str:
-        return f"--secure-port={self.port}"
-
-    def ports(self) -> list[int]:
-        return [self.port]
-
-    def prepare(self, ctx: LabContext) -> None:
-        prepare_region(ctx, self.region)
 
     def argv(self, ctx: LabContext) -> list[str]:
         apiserver = ctx.binaries("kubernetes")["kube-apiserver"]
@@ -189,7 +195,7 @@ class KubeApiServerService(Service):
         }
 
 
-class KubeControllerManagerService(Service):
+class KubeControllerManagerService(_SecurePortService):
     kind = "kube-controller-manager"
     component = "kubernetes"
     startup_timeout = 90.0
@@ -201,15 +207,6 @@ class KubeControllerManagerService(Service):
 
     def endpoint(self) -> str:
         return f"https://{HOST}:{self.port}"
-
-    def marker(self) -> str:
-        return f"--secure-port={self.port}"
-
-    def ports(self) -> list[int]:
-        return [self.port]
-
-    def prepare(self, ctx: LabContext) -> None:
-        prepare_region(ctx, self.region)
 
     def argv(self, ctx: LabContext) -> list[str]:
         manager = ctx.binaries("kubernetes")["kube-controller-manager"]
