@@ -103,6 +103,9 @@ integration: lab-up ## Tests against the lab's real servers
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(wildcard molecule/*-*)))
 .PHONY: molecule
 molecule: lab-up ## Every role's molecule scenario against the lab (converge, idempotence, verify)
+	@# The driver is unmanaged, so no destroy step resets molecule's state; a stale "prepared: true"
+	@# would skip prepare on the next run against a lab that may have been restarted empty.
+	@rm -rf $(ANSIBLE_HOME)/tmp/molecule.*
 	@for scenario in $(MOLECULE_SCENARIOS); do \
 		echo "== molecule test -s $$scenario"; \
 		$(BIN)/molecule test -s $$scenario || exit 1; \
