@@ -1,0 +1,95 @@
+"""Run Ansible's own command-line tools from tests, the way a platform engineer runs them.
+
+Every test that needs ``ansible``, ``ansible-playbook`` or ``ansible-inventory`` goes through here, so the
+environment (this checkout's ansible.cfg, no colour, the venv's interpreter, temp dirs inside the checkout)
+is set in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import uuid
+from typing import Any
+
+import yaml
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+BIN = pathlib.Path(sys.executable).parent
+JSON_CALLBACK = "ansible.posix.json"
+
+
+def ansible_env(**extra: str) -> dict[str, str]:
+    """The environment every Ansible command in the tests runs with; ``extra`` adds or overrides variables."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+               ANSIBLE_HOME=str(REPO / ".ansible"), ANSIBLE_LOCAL_TEMP=str(REPO / ".ansible" / "tmp"))
+    env.update(extra)
+    return env
+
+
+def run_ansible(tool: str, *args: str, check: bool = True, json_output: bool = False, timeout: int = 900,
+                env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run ``tool`` (e.g. "ansible-playbook") from the venv in the repository root.
+
+    ``check`` asserts a zero exit status (the failure shows the output's tail); ``json_output`` selects the
+    json stdout callback so the caller can parse per-task results.
+    """
+    extra = {"ANSIBLE_STDOUT_CALLBACK": JSON_CALLBACK, "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"} if json_output else {}
+    completed = subprocess.run([str(BIN / tool), *args], cwd=REPO, env=ansible_env(**extra) | (env or {}),
+                               capture_output=True, text=True, timeout=timeout, check=False)
+    if check:
+        assert completed.returncode == 0, (f"{tool} {' '.join(args)} exited {completed.returncode}:\n"
+                                           f"{completed.stdout[-6000:]}\n{completed.stderr[-3000:]}")
+    return completed
+
+
+def recap(stdout: str, host: str) -> dict[str, int]:
+    """The PLAY RECAP counters of ``host`` from the default callback's output, e.g. {"changed": 0, ...}."""
+    tail = stdout[stdout.rindex("PLAY RECAP"):]
+    line = re.search(rf"^{re.escape(host)}\s+:\s+(.*)$", tail, re.M)
+    assert line, f"no recap line for {host}:\n{tail}"
+    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", line.group(1))}
+
+
+def _parse_json(completed: subprocess.CompletedProcess) -> dict:
+    try:
+        return json.loads(completed.stdout)
+    except ValueError:
+        raise AssertionError(f"no JSON from Ansible (rc {completed.returncode}):\n{completed.stdout}\n{completed.stderr}")
+
+
+def run_module(module: str, args: dict, *, check: bool = False, diff: bool = False, timeout: int = 180,
+               env: dict[str, str] | None = None) -> dict:
+    """Run one module against localhost with ``ansible -m``; returns that host's result (never asserts)."""
+    command = ["localhost", "-i", "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}",
+               "-m", module, "-a", json.dumps(args)]
+    command += ["--check"] if check else []
+    command += ["--diff"] if diff else []
+    output = _parse_json(run_ansible("ansible", *command, check=False, json_output=True, timeout=timeout, env=env))
+    return output["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+def run_tasks(directory: pathlib.Path, tasks: list[dict], *, module_defaults: dict | None = None,
+              check: bool = False, diff: bool = False, extra_args: tuple[str, ...] = (), timeout: int = 300,
+              env: dict[str, str] | None = None) -> tuple[list[dict], subprocess.CompletedProcess]:
+    """Run ``tasks`` as one localhost play with ansible-playbook; returns (each task's localhost result, the run).
+
+    The playbook is written into ``directory`` (a pytest tmp_path); results come from the json callback.
+    """
+    play: dict[str, Any] = {"name": "under test", "hosts": "localhost", "gather_facts": False, "tasks": tasks}
+    if module_defaults:
+        play["module_defaults"] = module_defaults
+    path = directory / f"play-{uuid.uuid4().hex[:8]}.yml"
+    path.write_text(yaml.safe_dump([play], sort_keys=False))
+    command = [str(path), "-i", "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}",
+               *extra_args]
+    command += ["--check"] if check else []
+    command += ["--diff"] if diff else []
+    completed = run_ansible("ansible-playbook", *command, check=False, json_output=True, timeout=timeout, env=env)
+    output = _parse_json(completed)
+    results = [task["hosts"].get("localhost", {}) for play_output in output["plays"] for task in play_output["tasks"]]
+    return results, completed
