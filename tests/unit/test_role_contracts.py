@@ -1,4 +1,4 @@
-"""Every role keeps the STYLE.md contract: argument specs, matching defaults, a preflight, FQCN tasks."""
+"""Every role keeps the collection's role contract: argument specs, matching defaults, a preflight, FQCN tasks."""
 
 from __future__ import annotations
 
