@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from lab.state import write_private
+from lab.files import PRIVATE, write_if_changed
 
 
 def _b64(path: Path) -> str:
@@ -58,7 +58,4 @@ def render_kubeconfig(
 
 def write_kubeconfig(path: Path, **kwargs) -> None:
     """Write a kubeconfig (it holds a private key, so mode 0600) only when it changes."""
-    content = render_kubeconfig(**kwargs)
-    if path.exists() and path.read_text() == content:
-        return
-    write_private(path, content)
+    write_if_changed(path, render_kubeconfig(**kwargs), mode=PRIVATE)

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from lab.state import write_private
+from lab.files import write_atomic, write_private
 
 VALIDITY = datetime.timedelta(days=3650)
 
@@ -137,7 +137,7 @@ def _create_ca(pki: RegionPki, region: str) -> None:
         .sign(key, hashes.SHA256())
     )
     write_private(pki.ca_key, _key_pem(key))
-    pki.ca_cert.write_bytes(_cert_pem(cert))
+    write_atomic(pki.ca_cert, _cert_pem(cert))
 
 
 def _issue(
@@ -177,13 +177,14 @@ def _issue(
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
     cert = builder.sign(ca_key, hashes.SHA256())
     write_private(key_path, _key_pem(key))
-    cert_path.write_bytes(_cert_pem(cert))
+    write_atomic(cert_path, _cert_pem(cert))
 
 
 def _create_service_account_keys(pki: RegionPki) -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     write_private(pki.service_account_key, _key_pem(key))
-    pki.service_account_pub.write_bytes(
+    write_atomic(
+        pki.service_account_pub,
         key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )

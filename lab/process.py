@@ -17,7 +17,7 @@ from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from lab.state import write_private
+from lab.files import write_private
 
 # Keep the Popen objects of servers started by this Python process, so that they are
 # not garbage-collected (and warned about) while the servers keep running.

@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from lab import process
+from lab.files import PRIVATE, write_atomic, write_if_changed
 from lab.process import PidRecord
 from lab.services import LabContext, LabError, Service, all_services
-from lab.state import LabPaths, load_secrets, write_private
+from lab.state import LabPaths, load_secrets
 from lab.topology import HOST, REGIONS, region_ports
 
 POLL_INTERVAL = 0.25
@@ -115,11 +116,8 @@ class Lab:
     def write_descriptor(self, ctx: LabContext) -> dict:
         description = self.describe(ctx)
         content = json.dumps(description, indent=2) + "\n"
-        if not self.paths.lab_json.exists() or self.paths.lab_json.read_text() != content:
-            write_private(self.paths.lab_json, content)
-        env = render_env(description)
-        if not self.paths.lab_env.exists() or self.paths.lab_env.read_text() != env:
-            write_private(self.paths.lab_env, env)
+        write_if_changed(self.paths.lab_json, content, mode=PRIVATE)
+        write_if_changed(self.paths.lab_env, render_env(description), mode=PRIVATE)
         return description
 
     # --- process state ----------------------------------------------------------------
@@ -245,7 +243,7 @@ class Lab:
             return {}
 
     def _write_timings(self, timings: dict[str, float]) -> None:
-        self._timings_file().write_text(json.dumps(timings, indent=2, sort_keys=True) + "\n")
+        write_atomic(self._timings_file(), json.dumps(timings, indent=2, sort_keys=True) + "\n")
 
     # --- stop / down ------------------------------------------------------------------
     def stop(self, names: Iterable[str]) -> list[tuple[str, str]]:

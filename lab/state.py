@@ -22,6 +22,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.files import write_private
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -80,42 +82,6 @@ class LabPaths:
         for sub in ("logs", "pids", "data", "pki", "kube", "thanos", "prometheus"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o700)
-
-
-def write_private(path: Path, content: str | bytes) -> None:
-    """Write a file readable by the owner only, atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    data = content.encode() if isinstance(content, str) else content
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-
-
-def write_if_missing(path: Path, content: str) -> bool:
-    """Write a file that modules may later edit (hashrings, limits); never overwrite it."""
-    if path.exists():
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(content)
-    os.replace(tmp, path)
-    return True
-
-
-def write_if_changed(path: Path, content: str) -> bool:
-    """Write a lab-owned file only when its content differs."""
-    if path.exists() and path.read_text() == content:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(content)
-    os.replace(tmp, path)
-    return True
 
 
 # Secret name -> generator. Adding a name here adds it to an existing secrets file on

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lab.files import PRIVATE, write_if_changed
 from lab.health import client_tls, http_ok, insecure_tls
 from lab.kubeconfig import write_kubeconfig
 from lab.pki import CLIENT_IDENTITIES, RegionPki, ensure_region_pki
 from lab.services.base import LabContext, Service
-from lab.state import write_private
 from lab.topology import HOST, region_ports
 
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
@@ -48,8 +48,7 @@ def prepare_region(ctx: LabContext, region: str) -> RegionPki:
         lines.append(f'{token},{common_name},{common_name},"{",".join(groups)}"')
     content = "\n".join(lines) + "\n"
     path = token_file(ctx, region)
-    if not path.exists() or path.read_text() != content:
-        write_private(path, content)
+    write_if_changed(path, content, mode=PRIVATE)
     for identity in CLIENT_IDENTITIES:
         write_kubeconfig(
             ctx.paths.kubeconfig(region, identity),

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import yaml
 
+from lab.files import write_if_changed
 from lab.health import http_ok
 from lab.services.base import LabContext, Service
 from lab.services.thanos import TENANT_HEADER
-from lab.state import write_if_changed
 from lab.topology import region_ports
 
 PLATFORM_TENANT = "platform"

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 
+from lab.files import write_if_changed, write_if_missing
 from lab.health import http_ok
 from lab.services.base import LabContext, Service
-from lab.state import write_if_changed, write_if_missing
 from lab.topology import region_ports
 
 TENANT_HEADER = "THANOS-TENANT"
