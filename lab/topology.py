@@ -24,6 +24,7 @@ so us-east-1 uses 21xxx and eu-west-1 22xxx:
     904     thanos-query             HTTP (Prometheus query API)
     903     thanos-query             gRPC
     090     prometheus               HTTP
+    480     tenant-operator          kopf liveness (GET /healthz)
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ REGION_PORT_OFFSETS: dict[str, int] = {
     "thanos_query_http": 904,
     "thanos_query_grpc": 903,
     "prometheus": 90,
+    "tenant_operator_health": 480,
 }
 
 # Region name -> index. The index picks the port block and never changes for a region.
@@ -63,6 +65,7 @@ REGIONAL_KINDS: tuple[str, ...] = (
     "etcd",
     "kube-apiserver",
     "kube-controller-manager",
+    "tenant-operator",
     "openbao",
     "thanos-receive",
     "thanos-query",

@@ -12,6 +12,7 @@ from lab.services.kubernetes import (
 from lab.services.moto import MotoService
 from lab.services.openbao import OpenBaoService
 from lab.services.prometheus import PrometheusService
+from lab.services.tenant_operator import TenantOperatorService
 from lab.services.thanos import ThanosQueryService, ThanosReceiveService
 from lab.topology import REGIONS
 
@@ -19,6 +20,7 @@ REGIONAL_SERVICE_CLASSES: tuple[type[Service], ...] = (
     EtcdService,
     KubeApiServerService,
     KubeControllerManagerService,
+    TenantOperatorService,
     OpenBaoService,
     ThanosReceiveService,
     ThanosQueryService,
