@@ -122,11 +122,12 @@ accepter_state:
 
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
-from ansible_collections.meridian.observability.plugins.module_utils._aws.common import AwsServiceError
+from ansible_collections.meridian.observability.plugins.module_utils._aws.common import TAGS_ARGUMENT_SPEC
 from ansible_collections.meridian.observability.plugins.module_utils._aws.transit_gateway import TransitGatewayPeeringService
 
 
@@ -148,9 +149,7 @@ def main() -> None:
         state=dict(type="str", choices=["present", "absent"], default="present"),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=600),
-        tags=dict(type="dict", aliases=["resource_tags"]),
-        purge_tags=dict(type="bool", default=True),
-    )
+    ) | TAGS_ARGUMENT_SPEC
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
         required_if=[("state", "present", ["peer_account_id"])],
@@ -166,10 +165,8 @@ def main() -> None:
             result = service.ensure_present(module.params, check_mode=module.check_mode)
         else:
             result = service.ensure_absent(module.params, check_mode=module.check_mode)
-    except AwsServiceError as error:
-        if error.cause is not None:
-            module.fail_json_aws(error.cause, msg=str(error))
-        module.fail_json(msg=str(error))
+    except AnsibleAWSError as error:
+        module.fail_json_aws_error(error)
     output = dict(changed=result["changed"], transit_gateway_peering_attachment=_describe(result["attachment"]))
     if present and module.params["accept"]:
         output["accepter_state"] = result["accepter_state"]

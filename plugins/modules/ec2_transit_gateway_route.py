@@ -88,10 +88,10 @@ route:
 
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.meridian.observability.plugins.module_utils._aws.common import AwsServiceError
 from ansible_collections.meridian.observability.plugins.module_utils._aws.transit_gateway import TransitGatewayRouteService
 
 
@@ -113,10 +113,8 @@ def main() -> None:
     service = TransitGatewayRouteService(module.client("ec2", retry_decorator=AWSRetry.jittered_backoff(retries=10)))
     try:
         result = service.ensure(params, check_mode=module.check_mode)
-    except AwsServiceError as error:
-        if error.cause is not None:
-            module.fail_json_aws(error.cause, msg=str(error))
-        module.fail_json(msg=str(error))
+    except AnsibleAWSError as error:
+        module.fail_json_aws_error(error)
     if not result.get("target_reported", True):
         module.warn(f"The endpoint did not report the attachment of the route to {params['destination_cidr_block']}; left as it is.")
     module.exit_json(changed=result["changed"], route=camel_dict_to_snake_dict(result["route"] or {}))

@@ -86,10 +86,10 @@ nodegroups:
 
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.meridian.observability.plugins.module_utils._aws.common import AwsServiceError
 from ansible_collections.meridian.observability.plugins.module_utils._aws.eks import EksClusterService
 from ansible_collections.meridian.observability.plugins.module_utils._aws.eks import describe_nodegroups
 
@@ -105,10 +105,8 @@ def main() -> None:
         groups = []
         if cluster:
             groups = describe_nodegroups(client, module.params["cluster_name"], module.params["nodegroup_names"])
-    except AwsServiceError as error:
-        if error.cause is not None:
-            module.fail_json_aws(error.cause, msg=str(error))
-        module.fail_json(msg=str(error))
+    except AnsibleAWSError as error:
+        module.fail_json_aws_error(error)
     module.exit_json(
         changed=False,
         cluster=camel_dict_to_snake_dict(cluster, ignore_list=["tags"]),

@@ -89,11 +89,12 @@ provider:
 
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
-from ansible_collections.meridian.observability.plugins.module_utils._aws.common import AwsServiceError
+from ansible_collections.meridian.observability.plugins.module_utils._aws.common import TAGS_ARGUMENT_SPEC
 from ansible_collections.meridian.observability.plugins.module_utils._aws.iam_oidc import OpenIdConnectProviderService
 
 
@@ -103,17 +104,13 @@ def main() -> None:
         client_ids=dict(type="list", elements="str", default=["sts.amazonaws.com"]),
         thumbprints=dict(type="list", elements="str"),
         state=dict(type="str", choices=["present", "absent"], default="present"),
-        tags=dict(type="dict", aliases=["resource_tags"]),
-        purge_tags=dict(type="bool", default=True),
-    )
+    ) | TAGS_ARGUMENT_SPEC
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     service = OpenIdConnectProviderService(module.client("iam", retry_decorator=AWSRetry.jittered_backoff(retries=10)))
     try:
         result = service.ensure(module.params, check_mode=module.check_mode)
-    except AwsServiceError as error:
-        if error.cause is not None:
-            module.fail_json_aws(error.cause, msg=str(error))
-        module.fail_json(msg=str(error))
+    except AnsibleAWSError as error:
+        module.fail_json_aws_error(error)
     provider = {}
     if result["provider"]:
         raw = {key: value for key, value in result["provider"].items() if key != "ResponseMetadata"}

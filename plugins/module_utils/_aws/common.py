@@ -1,55 +1,41 @@
 # -*- coding: utf-8 -*-
 # Copyright: meridian.observability contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Error translation, waiting and tag reconciliation shared by the meridian AWS services.
+"""Calls, waiting and tag reconciliation shared by the meridian AWS services, on amazon.aws' error handling.
 
-Services receive a boto3 client already wrapped by amazon.aws' RetryingBotoClientWrapper (jittered
-backoff), call it with ``aws_retry=True``, and raise :class:`AwsServiceError`; only a module's
-``main()`` turns that into ``fail_json_aws``.
+Services receive a boto3 client already wrapped by amazon.aws' RetryingBotoClientWrapper (jittered backoff)
+and raise amazon.aws' :class:`AnsibleAWSError`: botocore errors are translated by its ``AWSErrorHandler``, and
+a state a service refuses to change is an ``AnsibleAWSError`` without a cause. Only a module's ``main()`` turns
+it into a failure, with ``AnsibleAWSModule.fail_json_aws_error``.
 """
 
 from __future__ import annotations
 
 import time
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing library before any service runs.
-
+from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import is_ansible_aws_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
-
-class AwsServiceError(Exception):
-    """An AWS call that failed, or a state the service refuses to change; ``cause`` is the botocore error."""
-
-    def __init__(self, message: str, cause: BaseException | None = None) -> None:
-        super().__init__(message)
-        self.cause = cause
+# The options of amazon.aws' `amazon.aws.tags` documentation fragment, which every module here that tags extends.
+TAGS_ARGUMENT_SPEC = dict(
+    tags=dict(type="dict", aliases=["resource_tags"]),
+    purge_tags=dict(type="bool", default=True),
+)
 
 
-def call(client, operation: str, message: str, **kwargs):
-    """Call ``client.<operation>(**kwargs)`` with retries; translate botocore errors into AwsServiceError."""
+def call(client, operation: str, description: str, **kwargs):
+    """``client.<operation>(**kwargs)`` with retries; a botocore error raises AnsibleAWSError "Failed to <description>"."""
+    return AWSErrorHandler.common_error_handler(description)(getattr(client, operation))(aws_retry=True, **kwargs)
+
+
+def call_or_none(client, operation: str, description: str, not_found: tuple[str, ...], **kwargs):
+    """Like :func:`call`, but an AWS error code in ``not_found`` returns None (the resource is absent)."""
     try:
-        return getattr(client, operation)(aws_retry=True, **kwargs)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-        raise AwsServiceError(message, error) from error
-
-
-def error_code(error: BaseException) -> str:
-    """The AWS error code of a ClientError, or an empty string."""
-    response = getattr(error, "response", None) or {}
-    return response.get("Error", {}).get("Code", "")
-
-
-def call_or_none(client, operation: str, message: str, not_found: tuple[str, ...], **kwargs):
-    """Like :func:`call`, but an error whose code is in ``not_found`` returns None (the resource is absent)."""
-    try:
-        return call(client, operation, message, **kwargs)
-    except AwsServiceError as error:
-        if error_code(error.cause) in not_found:
-            return None
-        raise
+        return call(client, operation, description, **kwargs)
+    except is_ansible_aws_error_code(not_found):
+        return None
 
 
 def wait_for(read, ready, timeout: int, what: str, delay: float = 5.0):
@@ -60,7 +46,7 @@ def wait_for(read, ready, timeout: int, what: str, delay: float = 5.0):
         if ready(value):
             return value
         if time.monotonic() >= deadline:
-            raise AwsServiceError(f"Timed out after {timeout}s waiting for {what}.")
+            raise AnsibleAWSError(message=f"Timed out after {timeout}s waiting for {what}.")
         time.sleep(delay)
 
 

@@ -5,7 +5,8 @@
 
 from __future__ import annotations
 
-from .common import AwsServiceError
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+
 from .common import call
 from .common import call_or_none
 from .common import tag_changes
@@ -28,7 +29,7 @@ class EksClusterService:
 
     def describe(self, name: str) -> dict | None:
         """The cluster, or None when it does not exist."""
-        found = call_or_none(self.client, "describe_cluster", f"Could not describe cluster {name}", NOT_FOUND, name=name)
+        found = call_or_none(self.client, "describe_cluster", f"describe cluster {name}", NOT_FOUND, name=name)
         return found["cluster"] if found else None
 
     def _wait(self, name: str, gone: bool = False) -> dict | None:
@@ -64,7 +65,7 @@ class EksClusterService:
                        "resourcesVpcConfig": vpc_config, "tags": params.get("tags") or {}}
             if params.get("secrets_kms_key_arn"):
                 request["encryptionConfig"] = [{"resources": ["secrets"], "provider": {"keyArn": params["secrets_kms_key_arn"]}}]
-            call(self.client, "create_cluster", f"Could not create cluster {name}", **request)
+            call(self.client, "create_cluster", f"create cluster {name}", **request)
             cluster = self._wait(name) if params.get("wait") else self.describe(name)
             return {"changed": True, "cluster": cluster}
 
@@ -76,12 +77,12 @@ class EksClusterService:
         if access:
             changed = True
             if not check_mode:
-                call(self.client, "update_cluster_config", f"Could not update endpoint access of {name}",
+                call(self.client, "update_cluster_config", f"update endpoint access of {name}",
                      name=name, resourcesVpcConfig=access)
         if params.get("secrets_kms_key_arn") and not self._secrets_key(cluster):
             changed = True
             if not check_mode:
-                call(self.client, "associate_encryption_config", f"Could not enable secrets encryption on {name}",
+                call(self.client, "associate_encryption_config", f"enable secrets encryption on {name}",
                      clusterName=name,
                      encryptionConfig=[{"resources": ["secrets"], "provider": {"keyArn": params["secrets_kms_key_arn"]}}])
         to_set, to_remove = tag_changes(cluster.get("tags") or {}, params.get("tags"), params.get("purge_tags", True))
@@ -89,9 +90,9 @@ class EksClusterService:
             changed = True
             if not check_mode:
                 if to_remove:
-                    call(self.client, "untag_resource", f"Could not untag {name}", resourceArn=cluster["arn"], tagKeys=to_remove)
+                    call(self.client, "untag_resource", f"untag {name}", resourceArn=cluster["arn"], tagKeys=to_remove)
                 if to_set:
-                    call(self.client, "tag_resource", f"Could not tag {name}", resourceArn=cluster["arn"], tags=to_set)
+                    call(self.client, "tag_resource", f"tag {name}", resourceArn=cluster["arn"], tags=to_set)
         if changed and not check_mode:
             cluster = self._wait(name) if params.get("wait") else self.describe(name)
         return {"changed": changed, "cluster": cluster}
@@ -99,15 +100,15 @@ class EksClusterService:
     def _refuse_immutable_changes(self, cluster: dict, params: dict) -> None:
         name = params["name"]
         if params.get("version") and cluster.get("version") != params["version"]:
-            raise AwsServiceError(
+            raise AnsibleAWSError(message=(
                 f"Cluster {name} runs Kubernetes {cluster.get('version')}, not {params['version']}; upgrades are a "
-                "separate, one-minor-version-at-a-time procedure that this module does not start.")
+                "separate, one-minor-version-at-a-time procedure that this module does not start."))
         current_subnets = set((cluster.get("resourcesVpcConfig") or {}).get("subnetIds") or [])
         if current_subnets != set(params["subnets"]):
-            raise AwsServiceError(f"Cluster {name} uses subnets {sorted(current_subnets)}, not {sorted(params['subnets'])}.")
+            raise AnsibleAWSError(message=f"Cluster {name} uses subnets {sorted(current_subnets)}, not {sorted(params['subnets'])}.")
         key = self._secrets_key(cluster)
         if key and params.get("secrets_kms_key_arn") and key != params["secrets_kms_key_arn"]:
-            raise AwsServiceError(f"Cluster {name} encrypts secrets with {key}; EKS cannot switch to another key.")
+            raise AnsibleAWSError(message=f"Cluster {name} encrypts secrets with {key}; EKS cannot switch to another key.")
 
     def ensure_absent(self, params: dict, check_mode: bool) -> dict:
         """Delete the cluster once it has no node groups left."""
@@ -115,11 +116,11 @@ class EksClusterService:
         cluster = self.describe(name)
         if cluster is None:
             return {"changed": False, "cluster": None}
-        groups = call(self.client, "list_nodegroups", f"Could not list node groups of {name}", clusterName=name).get("nodegroups", [])
+        groups = call(self.client, "list_nodegroups", f"list node groups of {name}", clusterName=name).get("nodegroups", [])
         if groups:
-            raise AwsServiceError(f"Cluster {name} still has node groups {sorted(groups)}; delete them first.")
+            raise AnsibleAWSError(message=f"Cluster {name} still has node groups {sorted(groups)}; delete them first.")
         if not check_mode:
-            call(self.client, "delete_cluster", f"Could not delete cluster {name}", name=name)
+            call(self.client, "delete_cluster", f"delete cluster {name}", name=name)
             if params.get("wait"):
                 self._wait(name, gone=True)
         return {"changed": True, "cluster": cluster}
@@ -127,14 +128,14 @@ class EksClusterService:
 
 def describe_nodegroups(client, cluster_name: str, names: list[str] | None = None) -> list[dict]:
     """Descriptions of a cluster's node groups (all, or the given names that exist); none when the cluster is absent."""
-    listed = call_or_none(client, "list_nodegroups", f"Could not list node groups of {cluster_name}", NOT_FOUND,
+    listed = call_or_none(client, "list_nodegroups", f"list node groups of {cluster_name}", NOT_FOUND,
                           clusterName=cluster_name)
     if listed is None:
         return []
     wanted = [name for name in listed.get("nodegroups", []) if names is None or name in names]
     described = []
     for name in sorted(wanted):
-        found = call_or_none(client, "describe_nodegroup", f"Could not describe node group {name}", NOT_FOUND,
+        found = call_or_none(client, "describe_nodegroup", f"describe node group {name}", NOT_FOUND,
                              clusterName=cluster_name, nodegroupName=name)
         if found:
             described.append(found["nodegroup"])

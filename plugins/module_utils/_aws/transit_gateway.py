@@ -5,10 +5,10 @@
 
 from __future__ import annotations
 
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
-from .common import AwsServiceError
 from .common import call
 from .common import tag_changes
 from .common import wait_for
@@ -40,7 +40,7 @@ class TransitGatewayPeeringService:
         response = call(
             client,
             "describe_transit_gateway_peering_attachments",
-            "Could not describe Transit Gateway peering attachments",
+            "describe Transit Gateway peering attachments",
             Filters=[{"Name": "state", "Values": LIVE_PEERING_STATES}],
         )
         pair = {transit_gateway_id, peer_transit_gateway_id}
@@ -54,7 +54,7 @@ class TransitGatewayPeeringService:
         response = call(
             client,
             "describe_transit_gateway_peering_attachments",
-            f"Could not describe Transit Gateway peering attachment {attachment_id}",
+            f"describe Transit Gateway peering attachment {attachment_id}",
             TransitGatewayAttachmentIds=[attachment_id],
         )
         found = response.get("TransitGatewayPeeringAttachments", [])
@@ -78,10 +78,10 @@ class TransitGatewayPeeringService:
             return True
         attachment_id = attachment["TransitGatewayAttachmentId"]
         if to_remove:
-            call(client, "delete_tags", f"Could not untag {attachment_id}", Resources=[attachment_id],
+            call(client, "delete_tags", f"untag {attachment_id}", Resources=[attachment_id],
                  Tags=[{"Key": key} for key in to_remove])
         if to_set:
-            call(client, "create_tags", f"Could not tag {attachment_id}", Resources=[attachment_id],
+            call(client, "create_tags", f"tag {attachment_id}", Resources=[attachment_id],
                  Tags=ansible_dict_to_boto3_tag_list(to_set))
         return True
 
@@ -97,7 +97,7 @@ class TransitGatewayPeeringService:
             attachment = call(
                 self.requester,
                 "create_transit_gateway_peering_attachment",
-                f"Could not request peering from {local} to {peer}",
+                f"request peering from {local} to {peer}",
                 TransitGatewayId=local,
                 PeerTransitGatewayId=peer,
                 PeerAccountId=params["peer_account_id"],
@@ -139,11 +139,11 @@ class TransitGatewayPeeringService:
             if check_mode:
                 return True, "pendingAcceptance"
             call(self.accepter, "accept_transit_gateway_peering_attachment",
-                 f"Could not accept peering attachment {attachment_id}", TransitGatewayAttachmentId=attachment_id)
+                 f"accept peering attachment {attachment_id}", TransitGatewayAttachmentId=attachment_id)
             changed = True
             seen = self._read(self.accepter, attachment_id) or seen
         elif seen.get("State") not in LIVE_PEERING_STATES:
-            raise AwsServiceError(f"Peering attachment {attachment_id} is {seen.get('State')} in the peer region.")
+            raise AnsibleAWSError(message=f"Peering attachment {attachment_id} is {seen.get('State')} in the peer region.")
         # Each side of a peering keeps its own tags; the peer side gets the same ones so both are found by tag.
         changed |= self._sync_tags(self.accepter, seen, params.get("tags"), params.get("purge_tags", True), check_mode)
         return changed, seen.get("State")
@@ -157,7 +157,7 @@ class TransitGatewayPeeringService:
             return {"changed": True, "attachment": attachment, "accepter_state": None}
         attachment_id = attachment["TransitGatewayAttachmentId"]
         call(self.requester, "delete_transit_gateway_peering_attachment",
-             f"Could not delete peering attachment {attachment_id}", TransitGatewayAttachmentId=attachment_id)
+             f"delete peering attachment {attachment_id}", TransitGatewayAttachmentId=attachment_id)
         if params.get("wait"):
             attachment = self._wait_state(self.requester, attachment_id, {"deleted"})
         return {"changed": True, "attachment": attachment, "accepter_state": None}
@@ -174,7 +174,7 @@ class TransitGatewayRouteService:
         response = call(
             self.client,
             "search_transit_gateway_routes",
-            f"Could not search routes of {route_table_id}",
+            f"search routes of {route_table_id}",
             TransitGatewayRouteTableId=route_table_id,
             Filters=[
                 {"Name": "route-search.exact-match", "Values": [destination]},
@@ -201,7 +201,7 @@ class TransitGatewayRouteService:
             if route is None:
                 return {"changed": False, "route": None}
             if not check_mode:
-                call(self.client, "delete_transit_gateway_route", f"Could not delete route {destination} in {table}",
+                call(self.client, "delete_transit_gateway_route", f"delete route {destination} in {table}",
                      TransitGatewayRouteTableId=table, DestinationCidrBlock=destination)
             return {"changed": True, "route": None}
 
@@ -222,5 +222,5 @@ class TransitGatewayRouteService:
             operation = "create_transit_gateway_route"
         if check_mode:
             return {"changed": True, "route": route}
-        call(self.client, operation, f"Could not set route {destination} in {table}", **wanted)
+        call(self.client, operation, f"set route {destination} in {table}", **wanted)
         return {"changed": True, "route": self.find(table, destination)}

@@ -6,9 +6,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
-from ansible_collections.meridian.observability.plugins.module_utils._aws.common import AwsServiceError
 from ansible_collections.meridian.observability.plugins.module_utils._aws.eks import EksClusterService
 from ansible_collections.meridian.observability.plugins.module_utils._aws.iam_oidc import OpenIdConnectProviderService
 from ansible_collections.meridian.observability.plugins.module_utils._aws.transit_gateway import TransitGatewayPeeringService
@@ -113,5 +113,23 @@ def test_cluster_is_created_encrypted_and_refuses_an_upgrade(aws):
     assert created["changed"] is True
     assert created["cluster"]["encryptionConfig"][0]["provider"]["keyArn"].endswith("key/1234")
     assert service.ensure_present(params, check_mode=False)["changed"] is False
-    with pytest.raises(AwsServiceError, match="upgrades are a separate"):
+    with pytest.raises(AnsibleAWSError, match="upgrades are a separate"):
         service.ensure_present(dict(params, version="1.35"), check_mode=True)
+
+
+def test_an_aws_error_names_the_action_and_keeps_the_botocore_cause(aws):
+    """What fail_json_aws_error shows: our description, then AWS's own code and message (from the cause)."""
+    service = EksClusterService(client("eks"), wait_timeout=5, delay=0)
+    params = {"name": "meridian-lab-us-east-1", "version": "1.34", "role_arn": "not-an-arn", "subnets": ["subnet-1"],
+              "security_groups": [], "endpoint_public_access": False, "endpoint_private_access": True, "wait": False}
+    with pytest.raises(AnsibleAWSError) as raised:
+        service.ensure_present(params, check_mode=False)
+    assert raised.value.message == "Failed to create cluster meridian-lab-us-east-1"
+    assert raised.value.exception.response["Error"]["Code"] == "InvalidParameterException"
+    assert str(raised.value).startswith("Failed to create cluster meridian-lab-us-east-1: An error occurred (InvalidParameterException)")
+
+
+def test_a_missing_cluster_is_none_not_an_error(aws):
+    service = EksClusterService(client("eks"), wait_timeout=5, delay=0)
+    assert service.describe("meridian-lab-us-east-1") is None
+    assert service.ensure_absent({"name": "meridian-lab-us-east-1", "wait": True}, check_mode=False)["changed"] is False
