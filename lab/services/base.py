@@ -30,8 +30,8 @@ class LabContext:
         if component not in self._binaries:
             try:
                 from lab import build
-            except ImportError as err:  # build.py is another module's job
-                raise LabError(f"lab/build.py is not importable: {err}") from err
+            except ImportError as err:  # the lab/build/ package is another module's job
+                raise LabError(f"lab.build is not importable: {err}") from err
             try:
                 built = build.ensure_built(component)
             except Exception as err:  # noqa: BLE001 - any build failure is reported as one
