@@ -11,40 +11,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pathlib
-import subprocess
 import sys
 import tempfile
 import time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "collections"))
+sys.path.insert(0, str(REPO))
 
 from ansible_collections.meridian.observability.plugins.module_utils._thanos.service import TenantService  # noqa: E402
 from ansible_collections.meridian.observability.plugins.module_utils._thanos.store import FileStore  # noqa: E402
+from tests.support.ansible import run_tasks  # noqa: E402
 
 NODE = {"address": "127.0.0.1:10901", "capnproto_address": "127.0.0.1:19391"}
-PLAYBOOK = """\
-- name: Thanos tenants benchmark
-  hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: Tenants with limits
-      meridian.observability.thanos_tenant:
-        name: "{{{{ item }}}}"
-        hashring: bench
-        limits:
-          request:
-            series_limit: 1000
-            samples_limit: 10000
-          head_series_limit: 0
-        hashrings_path: {hashrings}
-        limits_path: {limits}
-      loop: {tenants}
-"""
-
-
 def fresh_files(directory: pathlib.Path) -> tuple:
     hashrings = directory / "hashrings.json"
     limits = directory / "limits.yaml"
@@ -71,22 +51,18 @@ def in_process(directory: pathlib.Path, tenants: list) -> dict:
 
 def through_ansible(directory: pathlib.Path, tenants: list) -> dict:
     hashrings, limits = fresh_files(directory)
-    playbook = directory / "bench.yml"
-    playbook.write_text(PLAYBOOK.format(hashrings=hashrings, limits=limits, tenants=json.dumps(tenants)))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_HOME=str(REPO / ".ansible"),
-               ANSIBLE_LOCAL_TEMP=str(REPO / ".ansible" / "tmp"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
-    command = [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
-               "-e", f"ansible_python_interpreter={sys.executable}", str(playbook)]
+    task = {"name": "Tenants with limits", "loop": tenants, "meridian.observability.thanos_tenant": {
+        "name": "{{ item }}", "hashring": "bench",
+        "limits": {"request": {"series_limit": 1000, "samples_limit": 10000}, "head_series_limit": 0},
+        "hashrings_path": hashrings, "limits_path": limits}}
     times = {}
     for label in ("first", "rerun"):
         started = time.perf_counter()
-        completed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+        results, completed = run_tasks(directory, [task])
         elapsed = time.perf_counter() - started
         if completed.returncode != 0:
             raise SystemExit(f"ansible-playbook failed:\n{completed.stdout}\n{completed.stderr}")
-        loop = json.loads(completed.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
-        changed = sum(1 for item in loop["results"] if item["changed"])
+        changed = sum(1 for item in results[0]["results"] if item["changed"])
         times[label] = (elapsed, changed)
     return times
 

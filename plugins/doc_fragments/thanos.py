@@ -6,7 +6,10 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    """Where the Thanos Receive hashrings and limits documents are stored, and how to reach a Kubernetes API."""
+    """Where the Thanos Receive hashrings and limits documents are stored.
+
+    How the ConfigMap store reaches the Kubernetes API is kubernetes.core's k8s_auth_options fragment.
+    """
 
     DOCUMENTATION = r"""
 options:
@@ -33,6 +36,10 @@ options:
         hold the O(hashrings_key) key. A ConfigMap that does not is refused and left unchanged.
       - Writes replace the ConfigMap guarded by its C(resourceVersion); when another writer got there first
         the module re-reads and retries (up to 5 attempts), so the other writer's change is kept.
+      - The API server is reached with kubernetes.core's client and its connection options (O(kubeconfig),
+        O(context), O(host), O(api_key), O(validate_certs), O(ca_cert), ...), which also read the
+        C(K8S_AUTH_*) environment variables. Without any of them the in-cluster service account is used
+        when the module runs in a pod, the default kubeconfig otherwise.
     type: str
   hashrings_key:
     description: ConfigMap store. Key of the hashrings JSON document.
@@ -42,39 +49,9 @@ options:
     description: ConfigMap store. Key of the limits YAML document; added on the first write when missing.
     type: str
     default: limits.yaml
-  kubeconfig:
-    description:
-      - ConfigMap store. Path to a kubeconfig file. Without it, and without O(host), the default kubeconfig
-        (C(KUBECONFIG) or C(~/.kube/config)) is loaded.
-    type: path
-  context:
-    description: ConfigMap store. Name of a context in the kubeconfig.
-    type: str
-  host:
-    description: ConfigMap store. URL of the Kubernetes API server; overrides the kubeconfig's server.
-    type: str
-  api_key:
-    description: ConfigMap store. Bearer token used to authenticate with the API server.
-    type: str
-  validate_certs:
-    description: ConfigMap store. Whether to verify the API server's TLS certificate.
-    type: bool
-    aliases: [verify_ssl]
-  ca_cert:
-    description: ConfigMap store. Path to the CA certificate that signed the API server's certificate.
-    type: path
-    aliases: [ssl_ca_cert]
-  client_cert:
-    description: ConfigMap store. Path to a client certificate used to authenticate with the API server.
-    type: path
-    aliases: [cert_file]
-  client_key:
-    description: ConfigMap store. Path to the key of O(client_cert).
-    type: path
-    aliases: [key_file]
 requirements:
   - PyYAML
-  - kubernetes (Python library), for the ConfigMap store only
+  - kubernetes (Python library) and the kubernetes.core collection, for the ConfigMap store only
 notes:
   - The file store writes each file through a temporary file in the same directory, C(fsync) and C(rename),
     keeping the file's mode, and takes an exclusive C(flock) on the directories so concurrent runs

@@ -91,6 +91,7 @@ attributes:
     description: Use C(module_defaults) with C(group/meridian.observability.thanos) to set the store once.
 extends_documentation_fragment:
   - meridian.observability.thanos
+  - kubernetes.core.k8s_auth_options
 seealso:
   - module: meridian.observability.thanos_tenant_info
 author:
@@ -128,6 +129,16 @@ EXAMPLES = r"""
     configmap_namespace: thanos
     configmap_name: thanos-receive-tenants
     kubeconfig: ~/.kube/eks-us-east-1
+    context: platform-admin
+- name: From a pod with a service account, or with a token (kubernetes.core's connection options)
+  meridian.observability.thanos_tenant:
+    name: acme
+    hashring: tenants
+    configmap_namespace: thanos
+    configmap_name: thanos-receive-tenants
+    host: https://kubernetes.default.svc
+    api_key: "{{ thanos_tenants_token }}"
+    ca_cert: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt
 
 - name: Remove the tenant
   meridian.observability.thanos_tenant:

@@ -31,6 +31,7 @@ attributes:
     description: Use C(module_defaults) with C(group/meridian.observability.thanos) to set the store once.
 extends_documentation_fragment:
   - meridian.observability.thanos
+  - kubernetes.core.k8s_auth_options
 seealso:
   - module: meridian.observability.thanos_tenant
 author:

@@ -2,28 +2,23 @@
 
 Every module runs as Ansible runs it: a generated one-task playbook with the credentials set once through
 ``module_defaults: group/meridian.observability.keycloak`` (the admin password comes from the environment,
-never the command line), the json stdout callback, a subprocess. The tests read the server back through
-the admin REST API themselves, so a module that only claims to have done something fails them.
+never the command line), run by ansible-playbook through tests/support/ansible.py. The tests read the server
+back through the admin REST API themselves, so a module that only claims to have done something fails them.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import pathlib
-import subprocess
-import sys
 import uuid
 
 import jwt
 import pytest
 import requests
-import yaml
+
+from tests.support.ansible import run_tasks
 
 pytestmark = pytest.mark.lab
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-BIN = pathlib.Path(sys.executable).parent
 TIMEOUT = 30
 PASSWORD_ENV = "IT_KEYCLOAK_ADMIN_PASSWORD"
 USER_PASSWORD = "It-user-" + uuid.uuid4().hex  # must never show up in any output
@@ -87,26 +82,10 @@ def play(tmp_path: pathlib.Path, keycloak: dict, args: dict, *, module: str = "k
                 "auth_username": keycloak["admin_username"],
                 "auth_password": "{{ lookup('ansible.builtin.env', '%s') }}" % PASSWORD_ENV}
     defaults.update(connection or {})
-    playbook = [{"name": "keycloak integration", "hosts": "localhost", "gather_facts": False,
-                 "module_defaults": {"group/meridian.observability.keycloak": defaults},
-                 "tasks": [{"name": "under test", f"meridian.observability.{module}": args}]}]
-    path = tmp_path / f"play-{uuid.uuid4().hex[:8]}.yml"
-    path.write_text(yaml.safe_dump(playbook, sort_keys=False))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-               ANSIBLE_NOCOLOR="1", ANSIBLE_HOME=str(REPO / ".ansible"), ANSIBLE_LOCAL_TEMP=str(REPO / ".ansible" / "tmp"))
-    env[PASSWORD_ENV] = keycloak["admin_password"]
-    command = [str(BIN / "ansible-playbook"), str(path), "-i", "localhost,", "-c", "local",
-               "-e", f"ansible_python_interpreter={sys.executable}"]
-    if check:
-        command.append("--check")
-    if diff:
-        command.append("--diff")
-    completed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=180, check=False)
-    try:
-        output = json.loads(completed.stdout)
-    except ValueError:
-        raise AssertionError(f"no JSON from ansible-playbook (rc {completed.returncode}):\n{completed.stdout}\n{completed.stderr}")
-    return output["plays"][0]["tasks"][0]["hosts"]["localhost"], completed.stdout + completed.stderr
+    results, completed = run_tasks(tmp_path, [{"name": "under test", f"meridian.observability.{module}": args}],
+                                   module_defaults={"group/meridian.observability.keycloak": defaults},
+                                   check=check, diff=diff, env={PASSWORD_ENV: keycloak["admin_password"]}, timeout=180)
+    return results[0], completed.stdout + completed.stderr
 
 
 def ok(result: dict) -> dict:

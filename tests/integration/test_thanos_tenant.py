@@ -1,6 +1,6 @@
 """thanos_tenant and thanos_tenant_info against the lab's real Thanos Receive and kube-apiserver.
 
-Every module runs as Ansible runs it (`ansible localhost -m ...` in a subprocess, json stdout callback).
+Every module runs as Ansible runs it (`ansible localhost -m ...` through tests/support/ansible.py).
 The file store is the running receive's own hashrings and limits files: the tests prove receive reloads
 them without a restart (HTTP 413 for the limited tenant, 2xx for the other) and put the original bytes
 back afterwards. The ConfigMap store runs against the region's kube-apiserver with the admin kubeconfig.
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import subprocess
 import sys
 import threading
 import time
@@ -29,6 +28,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from lab import remote_write  # noqa: E402  (the lab's protobuf+snappy encoder; no native libraries)
+from tests.support.ansible import run_module  # noqa: E402
 
 pytestmark = pytest.mark.lab
 
@@ -37,29 +37,13 @@ RING = "it-tenants"
 LIMITED = "it-a"
 UNLIMITED = "it-b"
 MANAGED_LABEL = "meridian.observability/thanos-tenants"
-BIN = pathlib.Path(sys.executable).parent
 
 
 # ---------------------------------------------------------------- helpers
 
 def ansible(module: str, args: dict, *, check: bool = False, diff: bool = False) -> dict:
-    """Run one module through `ansible` and return its result for localhost."""
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-               ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_NOCOLOR="1", ANSIBLE_HOME=str(REPO / ".ansible"),
-               ANSIBLE_LOCAL_TEMP=str(REPO / ".ansible" / "tmp"))
-    command = [str(BIN / "ansible"), "localhost", "-i", "localhost,", "-c", "local",
-               "-e", f"ansible_python_interpreter={sys.executable}",
-               "-m", f"meridian.observability.{module}", "-a", json.dumps(args)]
-    if check:
-        command.append("--check")
-    if diff:
-        command.append("--diff")
-    completed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
-    try:
-        output = json.loads(completed.stdout)
-    except ValueError:
-        raise AssertionError(f"no JSON from ansible (rc {completed.returncode}):\n{completed.stdout}\n{completed.stderr}")
-    return output["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    """Run one of this collection's modules through `ansible` and return its result for localhost."""
+    return run_module(f"meridian.observability.{module}", args, check=check, diff=diff, timeout=120)
 
 
 def ok(result: dict) -> dict:
@@ -258,13 +242,33 @@ def test_configmap_store_check_apply_check_apply(lab, core_api, namespace):
     assert "acme" not in configmap.data["hashrings.json"] and "acme" not in configmap.data["limits.yaml"]
 
 
+def test_configmap_store_with_token_options(lab, core_api, namespace):
+    """host + api_key + ca_cert, as kubernetes.core names them: the admin token writes, alice's (no RBAC
+    grant) is refused with 403 and changes nothing, and neither token shows up in a result."""
+    created = make_configmap(core_api, namespace, "receive-tenants", lab=lab)
+    users = kube(lab)["users"]
+    store = {"configmap_namespace": namespace, "configmap_name": "receive-tenants", "host": kube(lab)["api_server"],
+             "ca_cert": kube(lab)["ca_file"], "validate_certs": True}
+    refused = ansible("thanos_tenant", dict(store, api_key=users["alice"]["token"], name="acme", hashring="default"))
+    assert refused.get("failed") and "not allowed to read ConfigMap" in refused["msg"], refused.get("msg")
+    assert refused["status"] == 403 and users["alice"]["token"] not in json.dumps(refused)
+    assert core_api.read_namespaced_config_map("receive-tenants", namespace).metadata.resource_version == \
+        created.metadata.resource_version
+
+    results = four_step("thanos_tenant", dict(store, api_key=users["admin"]["token"], name="acme", hashring=RING,
+                                              hashring_endpoints=node_endpoint(lab)))
+    assert all(users["admin"]["token"] not in json.dumps(result) for result in results)
+    assert json.loads(core_api.read_namespaced_config_map("receive-tenants", namespace).data["hashrings.json"])[0][
+        "tenants"] == ["acme"]
+
+
 def test_configmap_concurrent_writer_is_not_lost(lab, core_api, namespace):
     """Another writer changes the ConfigMap between our read and our replace: the API server answers 409,
     the service re-reads, and both changes survive."""
     from ansible_collections.meridian.observability.plugins.module_utils._thanos.service import TenantService
     from ansible_collections.meridian.observability.plugins.module_utils._thanos.store import (
         ConfigMapStore,
-        kubernetes_api_client,
+        kubernetes_client,
     )
 
     make_configmap(core_api, namespace, "receive-tenants", lab=lab)
@@ -282,7 +286,7 @@ def test_configmap_concurrent_writer_is_not_lost(lab, core_api, namespace):
             super().write(snapshot, changes)
 
     store = InterleavedStore(namespace, "receive-tenants", "hashrings.json", "limits.yaml",
-                             kubernetes_api_client(kubeconfig=kube(lab)["kubeconfig"]))
+                             kubernetes_client(kubeconfig=kube(lab)["kubeconfig"]))
     result = TenantService(store).ensure({"name": "acme", "state": "present", "hashring": RING,
                                           "hashring_endpoints": node_endpoint(lab), "limits": {"request": {"series_limit": 3}}})
     assert result["changed"] and result["attempts"] == 2

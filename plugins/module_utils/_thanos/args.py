@@ -1,9 +1,18 @@
 # -*- coding: utf-8 -*-
 # Copyright: meridian.observability contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Argument spec shared by thanos_tenant and thanos_tenant_info; documented by the meridian.observability.thanos fragment."""
+"""Argument spec shared by thanos_tenant and thanos_tenant_info.
+
+The store options are documented by the meridian.observability.thanos fragment; the Kubernetes connection
+options are kubernetes.core's own (AUTH_ARG_SPEC, documented by its k8s_auth_options fragment), so they
+are named, typed and read from K8S_AUTH_* variables exactly as in kubernetes.core.k8s.
+"""
 
 from __future__ import annotations
+
+import copy
+
+from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 
 STORE_ARGUMENT_SPEC = {
     "hashrings_path": {"type": "path"},
@@ -12,17 +21,11 @@ STORE_ARGUMENT_SPEC = {
     "configmap_name": {"type": "str"},
     "hashrings_key": {"type": "str", "default": "hashrings.json", "no_log": False},
     "limits_key": {"type": "str", "default": "limits.yaml", "no_log": False},
-    "kubeconfig": {"type": "path"},
-    "context": {"type": "str"},
-    "host": {"type": "str"},
-    "api_key": {"type": "str", "no_log": True},
-    "validate_certs": {"type": "bool", "aliases": ["verify_ssl"]},
-    "ca_cert": {"type": "path", "aliases": ["ssl_ca_cert"]},
-    "client_cert": {"type": "path", "aliases": ["cert_file"]},
-    "client_key": {"type": "path", "aliases": ["key_file"], "no_log": False},
+    **copy.deepcopy(AUTH_ARG_SPEC),
 }
 
-KUBERNETES_OPTIONS = ("kubeconfig", "context", "host", "api_key", "validate_certs", "ca_cert", "client_cert", "client_key")
+# The options that only make sense for the ConfigMap store.
+KUBERNETES_OPTIONS = tuple(AUTH_ARG_SPEC)
 
 STORE_MUTUALLY_EXCLUSIVE = [("hashrings_path", "configmap_name")] + [
     ("hashrings_path", option) for option in KUBERNETES_OPTIONS]
@@ -32,4 +35,4 @@ STORE_REQUIRED_TOGETHER = [("hashrings_path", "limits_path"), ("configmap_name",
 
 def store_argument_spec() -> dict:
     """A fresh copy, so a module may extend it."""
-    return {name: dict(spec) for name, spec in STORE_ARGUMENT_SPEC.items()}
+    return copy.deepcopy(STORE_ARGUMENT_SPEC)

@@ -20,6 +20,13 @@ import os
 import tempfile
 import traceback
 
+# kubernetes.core's client loads the connection settings exactly as kubernetes.core's own modules do
+# (options, then K8S_AUTH_* variables, in-cluster service account, kubeconfig); it imports without the
+# kubernetes library and leaves reporting a missing one to us.
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
+
+from .args import KUBERNETES_OPTIONS
 from .errors import ThanosConflictError, ThanosMissingLibraryError, ThanosNotManagedError, ThanosStoreError
 
 try:
@@ -28,13 +35,10 @@ except ImportError:  # pragma: no cover - not on Windows targets; locking is the
     fcntl = None
 
 try:
-    from kubernetes import client as k8s_client
-    from kubernetes import config as k8s_config
     from kubernetes.client.rest import ApiException
     from kubernetes.config.config_exception import ConfigException
     import urllib3
 except ImportError:
-    k8s_client = None
     KUBERNETES_IMPORT_ERROR = traceback.format_exc()
 
     class ApiException(Exception):  # type: ignore[no-redef]
@@ -175,31 +179,34 @@ class FileStore:
 
 # ---------------------------------------------------------------- Kubernetes ConfigMap
 
-def kubernetes_api_client(kubeconfig=None, context=None, host=None, api_key=None, validate_certs=None,
-                          ca_cert=None, client_cert=None, client_key=None):
-    """An ApiClient from a kubeconfig (explicit or default) overlaid with the explicit connection options."""
-    if k8s_client is None:
+def _server_of(error) -> str:
+    """The API server a urllib3 error was about, as scheme://host:port (the pool that failed knows it)."""
+    pool = getattr(error, "pool", None)
+    if pool is None:
+        return "(unknown)"
+    return f"{pool.scheme}://{pool.host}:{pool.port}"
+
+
+def kubernetes_client(**auth_options):
+    """kubernetes.core's K8SClient for ``auth_options`` (its option names: kubeconfig, context, host, api_key, ...).
+
+    Options left out come from the K8S_AUTH_* environment variables, then the in-cluster service account,
+    then the kubeconfig, as with kubernetes.core.k8s. Building the client asks the API server for its
+    version and API groups, so an unreachable or refusing server is reported here.
+    """
+    if KUBERNETES_IMPORT_ERROR is not None:
         raise ThanosMissingLibraryError("kubernetes", KUBERNETES_IMPORT_ERROR)
-    configuration = k8s_client.Configuration()
-    if kubeconfig or context or not host:
-        try:
-            k8s_config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration)
-        except (ConfigException, OSError, TypeError, ValueError) as err:
-            raise ThanosStoreError(f"cannot load kubeconfig {kubeconfig or '(default)'}: {err}") from None
-    if host:
-        configuration.host = host
-    if api_key:
-        configuration.api_key = {"authorization": f"Bearer {api_key}"}
-    if validate_certs is not None:
-        configuration.verify_ssl = validate_certs
-    if ca_cert:
-        configuration.ssl_ca_cert = ca_cert
-    if client_cert:
-        configuration.cert_file = client_cert
-    if client_key:
-        configuration.key_file = client_key
-    configuration.retries = 1  # fail fast on an unreachable server; conflicts are retried by the service
-    return k8s_client.ApiClient(configuration)
+    try:
+        return get_api_client(**{name: value for name, value in auth_options.items() if value is not None})
+    except ApiException as err:
+        raise ThanosStoreError(f"the Kubernetes API server refused the client's discovery requests: "
+                               f"HTTP {err.status} {err.reason}", status=err.status) from None
+    except urllib3.exceptions.HTTPError as err:
+        server = _server_of(err)
+        raise ThanosStoreError(f"cannot reach the Kubernetes API server at {server}: {err.__class__.__name__}",
+                               server=server) from None
+    except (CoreException, ConfigException, OSError, TypeError, ValueError) as err:
+        raise ThanosStoreError(f"cannot configure the Kubernetes client: {err}") from None
 
 
 class ConfigMapStore:
@@ -207,14 +214,16 @@ class ConfigMapStore:
 
     Ownership rule: the ConfigMap must already exist, carry the label
     ``meridian.observability/thanos-tenants: managed`` and hold the hashrings key. Otherwise nothing is written.
+    ``client`` is kubernetes.core's K8SClient (see kubernetes_client()).
     """
 
-    def __init__(self, namespace: str, name: str, hashrings_key: str, limits_key: str, api_client) -> None:
+    def __init__(self, namespace: str, name: str, hashrings_key: str, limits_key: str, client) -> None:
         self.namespace = namespace
         self.name = name
         self.keys = {HASHRINGS: hashrings_key, LIMITS: limits_key}
-        self.api = k8s_client.CoreV1Api(api_client)
-        self.server = api_client.configuration.host
+        self.client = client
+        self.server = client.configuration.host
+        self._configmaps = None
 
     def describe(self, kind: str) -> str:
         return f"configmap {self.namespace}/{self.name} key {self.keys[kind]}"
@@ -223,10 +232,14 @@ class ConfigMapStore:
     def locked(self):
         yield self  # the API server's resourceVersion check does the serialising
 
-    def _call(self, action: str, function, *args, **kwargs):
+    def _call(self, action: str, operation: str, *args):
+        """``operation`` ("get" or "replace") of K8SClient on this ConfigMap, with errors translated."""
         where = f"ConfigMap {self.namespace}/{self.name}"
         try:
-            return function(*args, _request_timeout=API_TIMEOUT_SECONDS, **kwargs)
+            if self._configmaps is None:
+                self._configmaps = self.client.resource("ConfigMap", "v1")
+            return getattr(self.client, operation)(self._configmaps, *args, name=self.name, namespace=self.namespace,
+                                                   _request_timeout=API_TIMEOUT_SECONDS)
         except ApiException as err:
             if err.status == 409:
                 raise ThanosConflictError(f"{where} was changed by someone else while it was being updated",
@@ -242,37 +255,36 @@ class ConfigMapStore:
                                    f"{err.__class__.__name__}: {err}", server=self.server) from None
 
     def read(self) -> Snapshot:
-        configmap = self._call("read", self.api.read_namespaced_config_map, self.name, self.namespace)
-        labels = configmap.metadata.labels or {}
+        configmap = self._call("read", "get").to_dict()
+        metadata = configmap.get("metadata") or {}
+        labels = metadata.get("labels") or {}
         where = f"ConfigMap {self.namespace}/{self.name}"
         if labels.get(MANAGED_LABEL) != MANAGED_LABEL_VALUE:
             raise ThanosNotManagedError(
                 f"{where} is not managed by meridian.observability: it lacks the label "
                 f"{MANAGED_LABEL}={MANAGED_LABEL_VALUE}; nothing was changed", configmap=f"{self.namespace}/{self.name}")
-        data = configmap.data or {}
+        data = configmap.get("data") or {}
         if self.keys[HASHRINGS] not in data:
             raise ThanosNotManagedError(
                 f"{where} has no {self.keys[HASHRINGS]!r} key, so it holds no hashrings; nothing was changed",
                 configmap=f"{self.namespace}/{self.name}")
         return Snapshot(data[self.keys[HASHRINGS]], data.get(self.keys[LIMITS]),
-                        token=configmap.metadata.resource_version, raw=configmap)
+                        token=metadata.get("resourceVersion"), raw=configmap)
 
     def write(self, snapshot: Snapshot, changes: list) -> None:
-        configmap = snapshot.raw
-        configmap.data = dict(configmap.data or {})
+        configmap = dict(snapshot.raw)
+        configmap["data"] = dict(configmap.get("data") or {})
         for kind, text in changes:
-            configmap.data[self.keys[kind]] = text
-        configmap.metadata.resource_version = snapshot.token  # the API server answers 409 if it moved on
-        self._call("replace", self.api.replace_namespaced_config_map, self.name, self.namespace, configmap)
+            configmap["data"][self.keys[kind]] = text
+        # The API server answers 409 if the ConfigMap moved on since this resourceVersion.
+        configmap["metadata"] = dict(configmap["metadata"], resourceVersion=snapshot.token)
+        self._call("replace", "replace", configmap)
 
 
 def store_from_params(params: dict):
     """Build the store the module options name (the argument spec guarantees exactly one is chosen)."""
     if params.get("hashrings_path"):
         return FileStore(params["hashrings_path"], params["limits_path"])
-    api_client = kubernetes_api_client(
-        kubeconfig=params.get("kubeconfig"), context=params.get("context"), host=params.get("host"),
-        api_key=params.get("api_key"), validate_certs=params.get("validate_certs"), ca_cert=params.get("ca_cert"),
-        client_cert=params.get("client_cert"), client_key=params.get("client_key"))
+    client = kubernetes_client(**{option: params.get(option) for option in KUBERNETES_OPTIONS})
     return ConfigMapStore(params["configmap_namespace"], params["configmap_name"], params["hashrings_key"],
-                          params["limits_key"], api_client)
+                          params["limits_key"], client)

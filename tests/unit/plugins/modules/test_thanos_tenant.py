@@ -68,3 +68,12 @@ def test_api_key_is_not_logged():
     assert thanos_tenant.main.__module__  # module imports cleanly
     from ansible_collections.meridian.observability.plugins.module_utils._thanos.args import STORE_ARGUMENT_SPEC
     assert STORE_ARGUMENT_SPEC["api_key"]["no_log"] is True
+
+
+@pytest.mark.parametrize("module,args", [(thanos_tenant, {"name": "acme", "hashring": "tenants"}),
+                                         (thanos_tenant_info, {})])
+def test_missing_kubernetes_library_is_reported(capsys, monkeypatch, module, args):
+    from ansible_collections.meridian.observability.plugins.module_utils._thanos import store
+    monkeypatch.setattr(store, "KUBERNETES_IMPORT_ERROR", "Traceback: No module named 'kubernetes'")
+    result = run(module, dict(args, configmap_namespace="thanos", configmap_name="receive"), capsys)
+    assert result["failed"] and "Failed to import the required Python library (kubernetes)" in result["msg"]
