@@ -15,10 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ansible_collections.meridian.observability.plugins.module_utils._topology.model import (
-    EMAIL_OR_USER,
-    validate_tenant_name,
-)
+from ansible_collections.meridian.observability.plugins.module_utils._common.tenant_name import tenant_name_problem
+from ansible_collections.meridian.observability.plugins.module_utils._topology.model import EMAIL_OR_USER
 
 from .errors import KeycloakInvalidInput
 
@@ -130,7 +128,9 @@ class TenantSpec:
         """Validate module parameters; raises KeycloakInvalidInput naming every problem and its fix."""
         problems: list[str] = []
         name = params.get("name")
-        problems.extend(str(error) for error in validate_tenant_name(name, "name"))
+        name_problem = tenant_name_problem(name)
+        if name_problem:
+            problems.append(f"name: {name_problem}")
         name = name if isinstance(name, str) else ""
 
         display_name = params.get("display_name") or name

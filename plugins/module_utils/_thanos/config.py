@@ -26,15 +26,14 @@ import json
 import re
 from urllib.parse import urlparse
 
+from ansible_collections.meridian.observability.plugins.module_utils._common.tenant_name import tenant_name_problem
+
 from .errors import ThanosConfigError
 
 try:
     import yaml
 except ImportError:  # pragma: no cover - reported by the module through missing_required_lib
     yaml = None
-
-TENANT_NAME_MAX_LENGTH = 40
-TENANT_NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 HASHRING_KEYS = ("hashring", "tenants", "tenant_matcher_type", "endpoints", "algorithm",
                  "external_labels", "shuffle_sharding_config")
@@ -57,17 +56,10 @@ _LABEL_NAME_PATTERN = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 # ---------------------------------------------------------------- small checks
 
 def validate_tenant_name(name) -> None:
-    """A tenant id we create must be a DNS-1123 label of at most 40 characters."""
-    if not isinstance(name, str) or not name:
-        raise ThanosConfigError("name: a tenant id is required", field="name")
-    if len(name) > TENANT_NAME_MAX_LENGTH:
-        raise ThanosConfigError(
-            f"name: tenant id {name!r} is {len(name)} characters long; the limit is {TENANT_NAME_MAX_LENGTH}",
-            field="name")
-    if not TENANT_NAME_PATTERN.match(name):
-        raise ThanosConfigError(
-            f"name: tenant id {name!r} is not a DNS-1123 label (lower-case letters, digits and '-', "
-            "starting and ending with a letter or digit)", field="name")
+    """A tenant id we create follows the platform's tenant-name rule (the same one the topology checks)."""
+    problem = tenant_name_problem(name)
+    if problem:
+        raise ThanosConfigError(f"name: {problem}", field="name")
 
 
 def is_address(value) -> bool:

@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import copy
 import re
+from decimal import Decimal
 from typing import Any, Callable
+
+from ansible_collections.meridian.observability.plugins.module_utils._common.tenant_name import (
+    DNS_1123_LABEL,
+    tenant_name_problem,
+)
 
 from . import cidr
 from .errors import TopologyError, TopologyErrors
 
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-MAX_TENANT_NAME = 40
+DNS_LABEL = DNS_1123_LABEL
 ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9]{1,15}$")
 ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 ROLE_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::(?P<account>[0-9]{12}):role/[\w+=,.@/-]{1,512}$")
@@ -27,15 +32,6 @@ CLUSTER_VERSION = re.compile(r"^1\.(2[89]|3[0-9])$")
 QUANTITY = re.compile(r"^(?P<number>[0-9]+(\.[0-9]*)?|\.[0-9]+)(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
 DURATION = re.compile(r"^[0-9]+(ms|s|m|h|d|w|y)$")
 EMAIL_OR_USER = re.compile(r"^[A-Za-z0-9._%+-]+(@[A-Za-z0-9.-]+\.[A-Za-z]{2,})?$")
-
-# Names a tenant can never take: they collide with platform namespaces, realms or Vault mounts.
-RESERVED_TENANT_NAMES = frozenset({
-    "default", "argocd", "monitoring", "vault", "gatekeeper-system", "istio-system", "istio-ingress",
-    "cert-manager", "cilium", "keycloak", "thanos", "loki", "prometheus", "fluent-bit", "logging",
-    "observability", "platform", "master", "admin", "root", "system", "tenant-operator",
-    "default-tenant", "meridian",
-})
-RESERVED_TENANT_PREFIXES = ("kube-", "openshift-", "system-", "meridian-")
 
 # Regions the platform may be placed in; an unknown one is a typo until proven otherwise.
 AWS_REGIONS = frozenset({
@@ -49,7 +45,23 @@ AWS_REGIONS = frozenset({
 TOP_LEVEL_KEYS = {"plugin", "environment", "network", "regions", "tenants", "defaults"}
 REQUIRED_TOP_LEVEL = ("environment", "network", "regions", "tenants")
 
+# What a Kubernetes quantity suffix multiplies its number by.
+QUANTITY_SUFFIXES = {
+    "": Decimal(1), "m": Decimal("0.001"), "k": Decimal(10) ** 3, "M": Decimal(10) ** 6, "G": Decimal(10) ** 9,
+    "T": Decimal(10) ** 12, "P": Decimal(10) ** 15, "E": Decimal(10) ** 18, "Ki": Decimal(2) ** 10,
+    "Mi": Decimal(2) ** 20, "Gi": Decimal(2) ** 30, "Ti": Decimal(2) ** 40, "Pi": Decimal(2) ** 50, "Ei": Decimal(2) ** 60,
+}
+
+TENANT_STATES = ("present", "absent")
+# default: deny all ingress except DNS, the tenant's own namespace, the ingress gateway and monitoring scrapes;
+# isolated: the same without the ingress gateway.
+NETWORK_PROFILES = ("default", "isolated")
+
 DEFAULT_QUOTAS = {"cpu": "4", "memory": "8Gi", "pods": 50}
+# The tenant namespace's LimitRange: what a container gets when it does not say.
+DEFAULT_CONTAINER_DEFAULTS = {"cpu": "500m", "memory": "512Mi", "request_cpu": "100m", "request_memory": "128Mi"}
+# (request key, the limit key it must not exceed, the quota key it must fit in)
+CONTAINER_REQUEST_LIMITS = (("request_cpu", "cpu", "cpu"), ("request_memory", "memory", "memory"))
 DEFAULT_METRICS = {
     "head_series_limit": 100000,
     "request": {"series_limit": 5000, "samples_limit": 20000, "size_bytes_limit": 2097152},
@@ -129,40 +141,64 @@ def _positive_int(problems: _Collector, field: str, value: Any) -> None:
         problems.add(field, f"must be a positive integer, got {value}.", f"Set {field} to a number greater than 0.")
 
 
-def _quantity(problems: _Collector, field: str, value: Any) -> None:
+def _quantity(problems: _Collector, field: str, value: Any) -> Decimal | None:
+    """Check a positive Kubernetes quantity; returns the amount it stands for ('500m' -> 0.5), None when invalid."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         problems.add(field, f"expected a Kubernetes quantity such as '4', '500m' or '8Gi', got {value!r}.",
                      "Write the quantity as a number with an optional unit suffix (m, Ki, Mi, Gi, ...).")
-        return
+        return None
     text = str(value)
     match = QUANTITY.match(text)
     if not match:
         problems.add(field, f"{text!r} is not a valid Kubernetes quantity.",
                      "Use a positive number with an optional suffix: m, k, M, G, Ki, Mi, Gi, Ti (e.g. '500m', '8Gi').")
-    elif float(match.group("number")) <= 0:
+        return None
+    if float(match.group("number")) <= 0:
         problems.add(field, f"{text!r} must be greater than zero.", "Give the tenant a positive quota.")
+        return None
+    return Decimal(match.group("number")) * QUANTITY_SUFFIXES[match.group("suffix") or ""]
+
+
+def _quantity_amount(value: Any) -> Decimal | None:
+    """The amount a valid, positive quantity stands for; None otherwise (the caller reports problems itself)."""
+    return _quantity(_Collector(), "", value)
+
+
+def _validate_container_defaults(problems: _Collector, field: str, given: Any, inherited: dict,
+                                 quotas: dict | None = None) -> dict:
+    """The LimitRange defaults at ``field``: ``given`` on top of ``inherited``, each value a quantity string.
+
+    Only the keys set here are checked for syntax (inherited ones were checked where they were set); a request
+    above its limit is reported where one of the two is set, a request above the tenant's quota always.
+    """
+    merged = dict(inherited)
+    if not _check_type(problems, field, given, dict):
+        return merged
+    _check_keys(problems, field, given, set(DEFAULT_CONTAINER_DEFAULTS))
+    for key in DEFAULT_CONTAINER_DEFAULTS:
+        if key in given:
+            _quantity(problems, f"{field}.{key}", given[key])
+            merged[key] = given[key]
+    amounts = {key: _quantity_amount(value) for key, value in merged.items()}
+    for request, limit, quota in CONTAINER_REQUEST_LIMITS:
+        if amounts[request] is None:
+            continue
+        if (request in given or limit in given) and amounts[limit] is not None and amounts[request] > amounts[limit]:
+            problems.add(f"{field}.{request}", f"{merged[request]!r} is more than {limit} {merged[limit]!r}; Kubernetes "
+                                               "refuses a LimitRange whose default request exceeds its default limit.",
+                         f"Lower {request} or raise {limit} so that {request} <= {limit}.")
+        quota_amount = _quantity_amount(quotas.get(quota)) if quotas else None
+        if quota_amount is not None and amounts[request] > quota_amount:
+            problems.add(f"{field}.{request}", f"{merged[request]!r} is more than the tenant's quotas.{quota} "
+                                               f"{quotas[quota]!r}; no container with the default request would fit.",
+                         f"Lower {request} or raise quotas.{quota}.")
+    return {key: str(value) for key, value in merged.items()}
 
 
 def validate_tenant_name(name: Any, field: str) -> list[TopologyError]:
-    """Problems with a tenant name (DNS-1123 label, length, reserved); empty when the name is usable."""
-    problems = _Collector()
-    if not isinstance(name, str) or isinstance(name, bool):
-        problems.add(field, f"expected a string, got {name!r}.", "Quote the tenant name.")
-        return problems.errors
-    if not name:
-        problems.add(field, "is empty.", "Give the tenant a lower-case DNS-1123 label name such as 'acme'.")
-    elif len(name) > MAX_TENANT_NAME:
-        problems.add(field, f"{name!r} is {len(name)} characters; at most {MAX_TENANT_NAME} are allowed "
-                            "(it becomes a namespace, realm, Vault path and Thanos tenant id).", "Shorten the name.")
-    elif not DNS_LABEL.match(name):
-        hint = "lower-case it" if name.lower() != name and DNS_LABEL.match(name.lower()) else \
-            "use only lower-case letters, digits and '-', starting and ending with a letter or digit"
-        problems.add(field, f"{name!r} is not a DNS-1123 label.", f"Rename the tenant: {hint}.")
-    elif name in RESERVED_TENANT_NAMES or name.startswith(RESERVED_TENANT_PREFIXES):
-        problems.add(field, f"{name!r} is reserved for the platform.",
-                     f"Choose another name; reserved names are {', '.join(sorted(RESERVED_TENANT_NAMES))} "
-                     f"and anything starting with {', '.join(RESERVED_TENANT_PREFIXES)}.")
-    return problems.errors
+    """Problems with a tenant name as topology errors on ``field``; empty when the name is usable."""
+    problem = tenant_name_problem(name)
+    return [TopologyError(field, problem.problem, problem.fix)] if problem else []
 
 
 def _validate_environment(problems: _Collector, environment: Any) -> dict:
@@ -354,7 +390,8 @@ def _validate_tenant(problems: _Collector, position: int, tenant: Any, regions: 
     if not _check_type(problems, field, tenant, dict):
         return None
     _check_keys(problems, field, tenant,
-                {"name", "display_name", "regions", "home_region", "owners", "viewers", "quotas", "metrics", "logs"},
+                {"name", "display_name", "state", "regions", "home_region", "owners", "viewers", "quotas", "metrics", "logs",
+                 "container_defaults", "network_profile"},
                 ("name", "regions", "home_region", "owners"))
     name = tenant.get("name")
     if "name" in tenant:
@@ -362,6 +399,11 @@ def _validate_tenant(problems: _Collector, position: int, tenant: Any, regions: 
     display = tenant.get("display_name", name)
     if display is not None:
         _check_type(problems, f"{field}.display_name", display, str)
+    state = tenant.get("state", "present")
+    if not isinstance(state, str) or state not in TENANT_STATES:
+        problems.add(f"{field}.state", f"{state!r} is not 'present' or 'absent'.",
+                     "Use present, or absent to offboard the tenant (keep the entry until every region has converged; "
+                     "deleting it removes nothing).")
 
     tenant_regions = tenant.get("regions")
     if tenant_regions is not None and _check_type(problems, f"{field}.regions", tenant_regions, list):
@@ -420,6 +462,15 @@ def _validate_tenant(problems: _Collector, position: int, tenant: Any, regions: 
         if not isinstance(logs["retention"], str) or not DURATION.match(logs["retention"]):
             problems.add(f"{field}.logs.retention", f"{logs['retention']!r} is not a duration.", "Write it like 744h or 31d.")
 
+    container_defaults = _validate_container_defaults(problems, f"{field}.container_defaults", tenant.get("container_defaults", {}),
+                                                      defaults["container_defaults"], quotas)
+
+    network_profile = tenant.get("network_profile", "default")
+    if not isinstance(network_profile, str) or network_profile not in NETWORK_PROFILES:
+        problems.add(f"{field}.network_profile", f"{network_profile!r} is not one of {', '.join(NETWORK_PROFILES)}.",
+                     "Use default (ingress only from DNS, the tenant's own namespace, the ingress gateway and monitoring "
+                     "scrapes) or isolated (the same without the ingress gateway).")
+
     return {
         "name": name,
         "display_name": display,
@@ -430,14 +481,20 @@ def _validate_tenant(problems: _Collector, position: int, tenant: Any, regions: 
         "quotas": quotas,
         "metrics": metrics,
         "logs": logs,
+        "state": state,
+        "container_defaults": container_defaults,
+        "network_profile": network_profile,
     }
 
 
 def _validate_defaults(problems: _Collector, given: Any) -> dict:
-    defaults = {"quotas": dict(DEFAULT_QUOTAS), "metrics": copy.deepcopy(DEFAULT_METRICS), "logs": dict(DEFAULT_LOGS)}
+    defaults = {"quotas": dict(DEFAULT_QUOTAS), "metrics": copy.deepcopy(DEFAULT_METRICS), "logs": dict(DEFAULT_LOGS),
+                "container_defaults": dict(DEFAULT_CONTAINER_DEFAULTS)}
     if not _check_type(problems, "defaults", given, dict):
         return defaults
-    _check_keys(problems, "defaults", given, {"tenant_quotas", "tenant_metrics", "tenant_logs"})
+    _check_keys(problems, "defaults", given, {"tenant_quotas", "tenant_metrics", "tenant_logs", "tenant_container_defaults"})
+    defaults["container_defaults"] = _validate_container_defaults(
+        problems, "defaults.tenant_container_defaults", given.get("tenant_container_defaults", {}), DEFAULT_CONTAINER_DEFAULTS)
     for key, target in (("tenant_quotas", "quotas"), ("tenant_logs", "logs")):
         value = given.get(key, {})
         if _check_type(problems, f"defaults.{key}", value, dict):

@@ -5,26 +5,15 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import json
-import os
 import pathlib
 import re
-import subprocess
-import sys
 
 import pytest
 import yaml
 
-REPO = pathlib.Path(__file__).resolve().parents[4]
-BIN = pathlib.Path(sys.executable).parent
+from tests.support.ansible import REPO, recap, run_ansible
+
 ENVIRONMENTS = ["dev", "stage", "prod", "lab"]
-
-
-def run(*command, check=True):
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
-    result = subprocess.run([str(BIN / command[0]), *command[1:]], cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
-    if check:
-        assert result.returncode == 0, result.stdout + result.stderr
-    return result
 
 
 def _plain(value):
@@ -39,11 +28,11 @@ def _plain(value):
 
 
 def inventory_json(inventory):
-    return _plain(json.loads(run("ansible-inventory", "-i", str(inventory), "--list").stdout))
+    return _plain(json.loads(run_ansible("ansible-inventory", "-i", str(inventory), "--list").stdout))
 
 
 def test_dev_graph_has_region_hosts_and_groups():
-    graph = run("ansible-inventory", "-i", "inventories/dev", "--graph").stdout
+    graph = run_ansible("ansible-inventory", "-i", "inventories/dev", "--graph").stdout
     for name in ("@hub:", "@spokes:", "@env_dev:", "@tenant_acme:", "@tenant_globex:", "@tenant_initech:", "us-east-1", "eu-west-1"):
         assert name in graph
     data = inventory_json("inventories/dev")
@@ -77,11 +66,12 @@ def test_supernets_of_all_environments_are_disjoint():
 
 def test_site_check_mode_limited_to_one_region_touches_only_it():
     # The AWS layers call STS even in check mode; they are proven against the lab in tests/integration.
-    result = run("ansible-playbook", "playbooks/site.yml", "-i", "inventories/dev", "-l", "eu-west-1", "--check",
-                 "--skip-tags", "network,eks")
-    recap = result.stdout[result.stdout.index("PLAY RECAP"):]
-    assert re.search(r"^eu-west-1\s+: ok=\d+\s+changed=0\s+unreachable=0\s+failed=0", recap, re.M)
-    assert "us-east-1" not in recap
+    result = run_ansible("ansible-playbook", "playbooks/site.yml", "-i", "inventories/dev", "-l", "eu-west-1", "--check",
+                         "--skip-tags", "network,eks")
+    counters = recap(result.stdout, "eu-west-1")
+    assert counters["ok"] > 0
+    assert (counters["changed"], counters["unreachable"], counters["failed"]) == (0, 0, 0)
+    assert "us-east-1" not in result.stdout[result.stdout.index("PLAY RECAP"):]
     assert "[us-east-1]" not in result.stdout
 
 
@@ -101,7 +91,7 @@ def _write_bad(tmp_path, change):
 ])
 def test_bad_topology_stops_site_before_any_task(tmp_path, case, change, field):
     inventory = _write_bad(tmp_path, change)
-    result = run("ansible-playbook", "playbooks/site.yml", "-i", str(inventory), "--check", check=False)
+    result = run_ansible("ansible-playbook", "playbooks/site.yml", "-i", str(inventory), "--check", check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0, f"{case}: playbook succeeded"
     assert f"{field}:" in output, f"{case}: message does not name {field}:\n{output}"
@@ -117,3 +107,17 @@ def test_constructed_keyed_groups(tmp_path):
     data = inventory_json(tmp_path)
     assert sorted(data["nat_single"]["hosts"]) == ["eu-west-1", "us-east-1"]
     assert data["_meta"]["hostvars"]["eu-west-1"]["vpc_cidr"] == "10.65.0.0/16"
+
+
+def test_bad_topology_prints_only_its_own_problems(tmp_path):
+    """A newcomer's mistake shows the topology's error alone, not warnings from fallback inventory plugins."""
+    inventory = _write_bad(tmp_path, lambda d: d["tenants"][1].update(name="Globex"))
+    result = run_ansible("ansible-inventory", "-i", str(inventory), "--list", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "tenants[1].name: 'Globex' is not a DNS-1123 label. Fix: Rename the tenant: lower-case it." in output
+    for noise in ("yaml plugin", "ini plugin", "auto plugin", "inventory.yaml", "inventory.ini", "Unable to parse"):
+        assert noise not in output, f"{noise!r} in:\n{output}"
+    # Ansible itself wraps a plugin's error as "Failed to parse inventory with <plugin>"; only ours may appear there.
+    wrappers = set(re.findall(r"Failed to parse inventory with '([^']+)' plugin", output))
+    assert wrappers == {"ansible_collections.meridian.observability.plugins.inventory.topology"}, output

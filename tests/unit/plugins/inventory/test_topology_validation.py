@@ -71,6 +71,41 @@ def test_topology_defaults_override_builtin_defaults():
     assert globex["metrics"]["request"] == {"series_limit": 3, "samples_limit": 20000, "size_bytes_limit": 2097152}
 
 
+def test_new_tenant_fields_default_and_are_returned():
+    topology = build_topology(copy.deepcopy(GOOD))
+    globex = topology["tenants"][1]
+    assert globex["state"] == "present"
+    assert globex["network_profile"] == "default"
+    assert globex["container_defaults"] == {"cpu": "500m", "memory": "512Mi", "request_cpu": "100m", "request_memory": "128Mi"}
+
+
+def test_tenant_fields_override_topology_defaults():
+    def change(document):
+        document["defaults"] = {"tenant_container_defaults": {"memory": "1Gi", "request_memory": "256Mi"}}
+        document["tenants"][0].update(state="absent", network_profile="isolated", container_defaults={"cpu": "250m", "request_cpu": 0.25})
+    acme, globex = build_topology(mutate(change))["tenants"]
+    assert acme["state"] == "absent"
+    assert acme["network_profile"] == "isolated"
+    # request_cpu 0.25 equals the 250m limit: equal is allowed, and every value comes back as a quantity string.
+    assert acme["container_defaults"] == {"cpu": "250m", "memory": "1Gi", "request_cpu": "0.25", "request_memory": "256Mi"}
+    assert globex["container_defaults"] == {"cpu": "500m", "memory": "1Gi", "request_cpu": "100m", "request_memory": "256Mi"}
+
+
+def test_container_request_compares_across_units():
+    # 1Gi is 1073741824 bytes and 1G is 1000000000: a 1G request fits under a 1Gi limit, the reverse does not.
+    fits = mutate(_set(["tenants", 0, "container_defaults"], {"memory": "1Gi", "request_memory": "1G"}))
+    assert build_topology(fits)["tenants"][0]["container_defaults"]["request_memory"] == "1G"
+    with pytest.raises(TopologyErrors, match=r"request_memory: '1Gi' is more than memory '1G'"):
+        build_topology(mutate(_set(["tenants", 0, "container_defaults"], {"memory": "1G", "request_memory": "1Gi"})))
+
+
+def test_a_bad_default_is_reported_at_defaults_and_a_tenant_only_for_its_own_quota():
+    with pytest.raises(TopologyErrors) as raised:
+        build_topology(mutate(_set(["defaults"], {"tenant_container_defaults": {"request_cpu": "2"}})))
+    assert [error.field for error in raised.value.errors if "request_cpu" in error.field] == \
+        ["defaults.tenant_container_defaults.request_cpu", "tenants[0].container_defaults.request_cpu"]
+
+
 def test_tenant_group_name_replaces_dashes():
     assert tenant_group_name("big-corp") == "tenant_big_corp"
 
@@ -155,6 +190,26 @@ BAD_TOPOLOGIES = [
     ("node group sizes inverted", _set(["regions", "us-east-1", "cluster"], {"node_groups": [{"name": "system", "min_size": 5, "max_size": 2}]}),
      "regions.us-east-1.cluster.node_groups[0]", "min_size <= desired_size <= max_size"),
     ("bad NAT mode", _set(["regions", "us-east-1", "nat_gateways"], "many"), "regions.us-east-1.nat_gateways", "not 'single' or 'per_az'"),
+    ("bad tenant state", _set(["tenants", 0, "state"], "deleted"), "tenants[0].state", "not 'present' or 'absent'"),
+    ("tenant state as boolean", _set(["tenants", 0, "state"], False), "tenants[0].state", "not 'present' or 'absent'"),
+    ("bad container default quantity", _set(["tenants", 0, "container_defaults"], {"memory": "lots"}),
+     "tenants[0].container_defaults.memory", "not a valid Kubernetes quantity"),
+    ("zero container default request", _set(["tenants", 0, "container_defaults"], {"request_cpu": "0"}),
+     "tenants[0].container_defaults.request_cpu", "greater than zero"),
+    ("container request above limit", _set(["tenants", 0, "container_defaults"], {"cpu": "200m", "request_cpu": "1"}),
+     "tenants[0].container_defaults.request_cpu", "is more than cpu '200m'"),
+    ("container request above inherited limit", _set(["tenants", 1, "container_defaults"], {"request_memory": "1Gi"}),
+     "tenants[1].container_defaults.request_memory", "is more than memory '512Mi'"),
+    ("container request above the quota", _set(["tenants", 0, "container_defaults"], {"cpu": "2", "request_cpu": "1"}),
+     "tenants[0].container_defaults.request_cpu", "more than the tenant's quotas.cpu '500m'"),
+    ("unknown container default key", _set(["tenants", 0, "container_defaults"], {"requests_cpu": "1"}),
+     "tenants[0].container_defaults.requests_cpu", "did you mean 'request_cpu'"),
+    ("container defaults not a mapping", _set(["tenants", 0, "container_defaults"], "500m"), "tenants[0].container_defaults", "expected a mapping"),
+    ("bad default container quantity", _set(["defaults"], {"tenant_container_defaults": {"cpu": "-1"}}),
+     "defaults.tenant_container_defaults.cpu", "not a valid Kubernetes quantity"),
+    ("default container request above limit", _set(["defaults"], {"tenant_container_defaults": {"memory": "64Mi"}}),
+     "defaults.tenant_container_defaults.request_memory", "is more than memory '64Mi'"),
+    ("bad network profile", _set(["tenants", 0, "network_profile"], "open"), "tenants[0].network_profile", "not one of default, isolated"),
 ]
 
 
