@@ -262,22 +262,33 @@ def test_hand_deletions_are_recreated(cluster):
     assert {p.metadata.name for p in cluster.owned(name, name)["NetworkPolicy"]} == NETWORK_POLICIES
 
 
+def test_a_deleted_namespace_is_recreated_once_it_is_gone(cluster):
+    name = new_name()
+    cluster.create_tenant(name)
+    cluster.wait_ready(name)
+    old = cluster.namespace(name).metadata.uid
+    cluster.core.delete_namespace(name)
+    reasons = set()
+
+    def recreated():
+        reasons.add(cluster.conditions(name)["Namespace"]["reason"])
+        namespace = cluster.namespace(name)
+        return namespace is not None and namespace.metadata.uid != old and namespace.status.phase == "Active"
+
+    wait_for(recreated, GC_WAIT, f"namespace {name} recreated", interval=0.2)
+    cluster.wait_ready(name)
+    _exact_objects(cluster, name)
+    print(f"Namespace condition reasons seen while it was deleted: {sorted(reasons)}")
+
+
 def test_deleting_the_tenant_garbage_collects_the_namespace(cluster):
     name = new_name()
     cluster.create_tenant(name)
     cluster.wait_ready(name)
     cluster.core.create_namespaced_config_map(name, {"metadata": {"name": "tenant-data"}, "data": {"k": "v"}})
     cluster.delete_tenant(name)
-    saw = set()
-
-    def gone():
-        namespace = cluster.namespace(name)
-        if namespace is not None:
-            saw.add(namespace.status.phase)
-            return False
-        return True
-
-    wait_for(gone, GC_WAIT, f"namespace {name} gone (404), not only Terminating", interval=0.5)
+    wait_for(lambda: cluster.namespace(name) is None, GC_WAIT, f"namespace {name} gone (404), not only Terminating",
+             interval=0.5)
     assert cluster.tenant(name) is None
     assert cluster.namespace(name) is None
 
