@@ -25,6 +25,9 @@ so us-east-1 uses 21xxx and eu-west-1 22xxx:
     903     thanos-query             gRPC
     090     prometheus               HTTP
     480     tenant-operator          kopf liveness (GET /healthz)
+    880     envoy                    tenant gateway listener (http; JWT per tenant realm)
+    881     envoy                    admin (GET /ready, /config_dump)
+    310     logs-echo                logs upstream behind the gateway (stands in for Loki)
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ REGION_PORT_OFFSETS: dict[str, int] = {
     "thanos_query_grpc": 903,
     "prometheus": 90,
     "tenant_operator_health": 480,
+    "envoy_gateway": 880,
+    "envoy_admin": 881,
+    "logs_echo": 310,
 }
 
 # Region name -> index. The index picks the port block and never changes for a region.
@@ -70,6 +76,8 @@ REGIONAL_KINDS: tuple[str, ...] = (
     "thanos-receive",
     "thanos-query",
     "prometheus",
+    "logs-echo",
+    "envoy",
 )
 GLOBAL_SERVICES: tuple[str, ...] = ("moto", "keycloak")
 

@@ -3,14 +3,16 @@
 Every version is pinned in lab/versions.yml. Results are cached outside the
 repository, keyed by component and version (see lab/build/cache.py for the
 layout). Keycloak is unpacked to <cache>/keycloak/<version>/keycloak-<version>/.
-OpenBao is not built: the pinned PyPI wheel provides ``bao`` in the repo's .venv.
+OpenBao and Envoy are not built: pinned PyPI wheels provide ``bao`` and ``envoy`` in the
+repo's .venv. The Istio CRDs are files copied from the istio.io/api Go module.
 
     versions.py   versions.yml, build order, BuildError
     cache.py      cache paths, BUILD-OK stamps, the per-version lock
     progress.py   build.log, numbered step lines and heartbeats
     go.py         Go wrapper modules and `go build`
     maven.py      the Keycloak distribution
-    pip.py        the OpenBao wheel's `bao`
+    pip.py        the OpenBao wheel's `bao`, the Envoy wheel's `envoy`
+    gomod_files.py  files from a Go module (the Istio CRDs)
     __main__.py   the command line: python -m lab.build [--optional] [--force] [component ...]
 
 Python API (used by the lab runtime)::
@@ -30,7 +32,7 @@ import datetime
 import pathlib
 import time
 
-from lab.build import cache, go, maven, pip
+from lab.build import cache, go, gomod_files, maven, pip
 from lab.build.cache import BUILDER_REV, STAMP, cache_root, component_dir
 from lab.build.progress import BuildLog, Log, Progress, cpu_children
 from lab.build.versions import (
@@ -49,7 +51,7 @@ __all__ = [
 ]
 
 #: kind in versions.yml -> the module with steps(spec) and build(...).
-BUILDERS = {"go": go, "maven": maven, "pip": pip}
+BUILDERS = {"go": go, "maven": maven, "pip": pip, "gomod-files": gomod_files}
 
 
 def last_build_seconds(component: str, versions: dict | None = None) -> float | None:

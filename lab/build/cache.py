@@ -20,6 +20,7 @@ import shutil
 import time
 from typing import Callable, Iterator
 
+from lab.build import gomod_files
 from lab.build.versions import REPO_ROOT, BuildError, component_spec
 from lab.files import write_atomic
 
@@ -95,6 +96,8 @@ def expected_result(spec: dict, version_dir: pathlib.Path) -> dict[str, pathlib.
                 "java_home": pathlib.Path(spec["java_home"])}
     if kind == "pip":
         return {spec["binary"]: venv_dir() / "bin" / spec["binary"]}
+    if kind == "gomod-files":
+        return gomod_files.result_paths(spec, version_dir)
     raise BuildError(f"unknown kind {kind!r}")
 
 
@@ -107,6 +110,9 @@ def cached_result(spec: dict, version_dir: pathlib.Path) -> dict[str, pathlib.Pa
     for key, path in result.items():
         if key.endswith("_home"):
             if not path.is_dir():
+                return None
+        elif key.endswith("_file"):  # data, not a program
+            if not path.is_file():
                 return None
         elif not (path.is_file() and os.access(path, os.X_OK)):
             return None

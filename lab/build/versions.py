@@ -9,7 +9,7 @@ REPO_ROOT = LAB_DIR.parent
 VERSIONS_FILE = LAB_DIR / "versions.yml"
 
 #: Build order: longest first, so a cold `python -m lab.build` starts with it.
-COMPONENTS = ["kubernetes", "etcd", "thanos", "prometheus", "keycloak", "openbao"]
+COMPONENTS = ["kubernetes", "etcd", "thanos", "prometheus", "keycloak", "openbao", "envoy", "istio-crds"]
 
 
 class BuildError(RuntimeError):

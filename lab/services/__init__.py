@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lab.services.base import LabContext, LabError, Service
+from lab.services.envoy import EnvoyService, LogsEchoService
 from lab.services.keycloak import KeycloakService
 from lab.services.kubernetes import (
     EtcdService,
@@ -25,6 +26,8 @@ REGIONAL_SERVICE_CLASSES: tuple[type[Service], ...] = (
     ThanosReceiveService,
     ThanosQueryService,
     PrometheusService,
+    LogsEchoService,
+    EnvoyService,
 )
 
 
