@@ -46,5 +46,5 @@ def test_warm_build_prints_a_summary_line_per_component(warm_cache, tmp_path):
         assert summary.search(run_log), f"no summary line for {name} in the run log:\n{run_log}"
         # The plan at the start names the component and its version too.
         assert re.search(rf"^  {name} +{version} +cached \(built in \d+ s\)$", completed.stderr, re.M)
-    assert "a cold build takes about 20 minutes on 2 cores and happens once" in completed.stderr
+    assert "a cold build takes about 20 minutes on 2 cores (longer on a busy machine) and happens once" in completed.stderr
     assert "everything is cached, nothing to build" in run_log
