@@ -3,10 +3,11 @@
     python -m lab.demo_summary --first LOG [--first LOG ...] --rerun LOG
 
 Reads the output of ansible-playbook's default callback (what `make demo` tees into
-.ansible/demo/), counts per region and layer the tasks that were ok and changed, as the
-PLAY RECAP counts them, and prints one table for the first runs and the re-run. A
-layer is the role a task belongs to, or the play's name for a play's own tasks.
-Exits 1 when the re-run changed anything, failed, or its log has no PLAY RECAP.
+.ansible/demo/) and counts, per region, the tasks that were ok and changed the way the
+PLAY RECAP counts them. A layer is a play of site.yml (network, eks, platform, tenants);
+under each play its roles are listed. The table shows the first runs and the re-run
+side by side with the recap totals. Exits 1 when the re-run changed anything, failed,
+or its log has no PLAY RECAP.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import textwrap
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,9 @@ RESULT = re.compile(r"^(?P<status>ok|changed|skipping|failed|fatal|unreachable):
                     r"\[(?P<host>[^\]\s]+)(?: -> [^\]]+)?\]")
 INCLUDED = re.compile(r"^included: .* for (?P<hosts>.+)$")
 RECAP_LINE = re.compile(r"^(?P<host>\S+)\s+: (?P<counts>(?:\w+=\d+\s*)+)$")
+
+#: (play name, role short name, or "" for the play's own tasks such as include_role launchers)
+Layer = tuple[str, str]
 
 
 @dataclass
@@ -47,11 +52,24 @@ class LayerCounts:
 
 @dataclass
 class RunLog:
-    """One ansible-playbook run: counts per (host, layer) and the recap per host."""
+    """One or more ansible-playbook runs: counts per (host, play, role) and the recap per host."""
 
-    layers: dict[tuple[str, str], LayerCounts] = field(default_factory=dict)
-    layer_order: list[str] = field(default_factory=list)
+    counts: dict[tuple[str, Layer], LayerCounts] = field(default_factory=dict)
+    order: list[Layer] = field(default_factory=list)
     recap: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def hosts(self) -> list[str]:
+        return list(dict.fromkeys(host for host, _ in self.counts))
+
+    def play_total(self, host: str, play: str) -> LayerCounts | None:
+        parts = [counts for (counts_host, (counts_play, _)), counts in self.counts.items()
+                 if counts_host == host and counts_play == play]
+        if not parts:
+            return None
+        total = LayerCounts()
+        for part in parts:
+            total.add(part)
+        return total
 
 
 def _task_outcome(statuses: set[str]) -> LayerCounts:
@@ -69,14 +87,14 @@ def parse_run(text: str) -> RunLog:
     """Count the tasks of one run's default-callback output."""
     run = RunLog()
     play = ""
-    layer = ""
+    layer: Layer = ("", "")
     task_statuses: dict[str, set[str]] = defaultdict(set)
     last_failed_host = ""
     in_recap = False
 
     def close_task() -> None:
         for host, statuses in task_statuses.items():
-            run.layers.setdefault((host, layer), LayerCounts()).add(_task_outcome(statuses))
+            run.counts.setdefault((host, layer), LayerCounts()).add(_task_outcome(statuses))
         task_statuses.clear()
 
     for raw in text.splitlines():
@@ -95,9 +113,9 @@ def parse_run(text: str) -> RunLog:
             play = match["name"]
         elif match := TASK.match(line):
             close_task()
-            layer = match["role"].rsplit(".", 1)[-1] if match["role"] else play
-            if layer not in run.layer_order:
-                run.layer_order.append(layer)
+            layer = (play, match["role"].rsplit(".", 1)[-1] if match["role"] else "")
+            if layer not in run.order:
+                run.order.append(layer)
         elif match := RESULT.match(line):
             task_statuses[match["host"]].add(match["status"])
             if match["status"] in ("failed", "fatal"):
@@ -118,11 +136,9 @@ def merge(runs: list[RunLog]) -> RunLog:
     """Several runs (the first run of each region) as one."""
     merged = RunLog()
     for run in runs:
-        for key, counts in run.layers.items():
-            merged.layers.setdefault(key, LayerCounts()).add(counts)
-        for layer in run.layer_order:
-            if layer not in merged.layer_order:
-                merged.layer_order.append(layer)
+        for key, counts in run.counts.items():
+            merged.counts.setdefault(key, LayerCounts()).add(counts)
+        merged.order += [layer for layer in run.order if layer not in merged.order]
         for host, recap in run.recap.items():
             total = merged.recap.setdefault(host, {})
             for key, value in recap.items():
@@ -131,7 +147,7 @@ def merge(runs: list[RunLog]) -> RunLog:
 
 
 def lab_servers() -> str:
-    """One line on the lab's servers, from the same code as `python -m lab status`."""
+    """The lab's servers and their health, from the same code as `python -m lab status`."""
     try:
         from lab.runtime import Lab
 
@@ -140,8 +156,9 @@ def lab_servers() -> str:
         return f"lab servers: status unavailable ({err})"
     healthy = [row["service"] for row in rows if row["state"] == "healthy"]
     others = [f"{row['service']} ({row['state']})" for row in rows if row["state"] != "healthy"]
-    line = f"lab servers: {len(healthy)}/{len(rows)} healthy: {', '.join(healthy) or '-'}"
-    return line + (f"; not healthy: {', '.join(others)}" if others else "")
+    text = f"lab servers: {len(healthy)}/{len(rows)} healthy: {', '.join(healthy) or '-'}"
+    text += f"; not healthy: {', '.join(others)}" if others else ""
+    return textwrap.fill(text, width=110, subsequent_indent="  ", break_on_hyphens=False)
 
 
 def _recap_counts(recap: dict[str, int] | None) -> str:
@@ -153,20 +170,27 @@ def _recap_counts(recap: dict[str, int] | None) -> str:
 
 def render(first: RunLog, rerun: RunLog) -> tuple[list[str], bool]:
     """The summary lines, and whether the demo proved what it should."""
-    hosts = list(dict.fromkeys([host for host, _ in first.layers] + [host for host, _ in rerun.layers]))
-    layers = first.layer_order + [name for name in rerun.layer_order
-                                  if name not in first.layer_order]
-    width = max([len(name) for name in layers] + [len("total (recap)")])
-    lines = [f"  {'region':<10} {'layer':<{width}}  {'first run':<28} re-run"]
-    for host in hosts:
-        for layer in layers:
-            before = first.layers.get((host, layer))
-            after = rerun.layers.get((host, layer))
+    order = first.order + [layer for layer in rerun.order if layer not in first.order]
+    plays = list(dict.fromkeys(play for play, _ in order))
+    width = max([len(play) + 2 for play in plays]
+                + [len(role) + 4 for _, role in order] + [len("total (PLAY RECAP)") + 2])
+    lines = [f"  {'region / play / its roles':<{width}}  {'first run':<22} re-run"]
+    for host in list(dict.fromkeys(first.hosts() + rerun.hosts())):
+        lines.append(f"  {host}")
+        for play in plays:
+            before, after = first.play_total(host, play), rerun.play_total(host, play)
             if before is None and after is None:
                 continue
-            lines.append(f"  {host:<10} {layer:<{width}}  {str(before or '-'):<28} {after or '-'}")
+            lines.append(f"    {play:<{width - 2}}  {str(before or '-'):<22} {after or '-'}")
+            for layer in order:
+                if layer[0] != play or not layer[1]:
+                    continue
+                before = first.counts.get((host, layer))
+                after = rerun.counts.get((host, layer))
+                if before or after:
+                    lines.append(f"      {layer[1]:<{width - 4}}  {str(before or '-'):<22} {after or '-'}")
         totals = [_recap_counts(run.recap.get(host)) for run in (first, rerun)]
-        lines.append(f"  {host:<10} {'total (recap)':<{width}}  {totals[0]:<28} {totals[1]}")
+        lines.append(f"    {'total (PLAY RECAP)':<{width - 2}}  {totals[0]:<22} {totals[1]}")
 
     proved = True
     if not rerun.recap:
@@ -198,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     lines, proved = render(first, rerun)
     print("== make demo: summary")
     print(lab_servers())
-    print("layers converged per region (task counts as the PLAY RECAP counts them; ok includes changed):")
+    print("layers converged per region (tasks counted as the PLAY RECAP counts them; ok includes changed):")
     for line in lines:
         print(line)
     return 0 if proved else 1

@@ -86,13 +86,13 @@ def logs(site, tmp_path_factory) -> dict[str, pathlib.Path]:
 def test_counts_per_layer_add_up_to_the_recap(logs, region):
     stdout = logs[region].read_text()
     run = parse_run(stdout)
-    assert run.layer_order == ["Preflight of the fake site", "fakelayer"]
+    assert run.order == [("Preflight of the fake site", ""), ("Fake layer", "fakelayer")]
     expected = recap(stdout, region)
-    layers = [counts for (host, _), counts in run.layers.items() if host == region]
+    layers = [counts for (host, _), counts in run.counts.items() if host == region]
     assert sum(counts.ok for counts in layers) == expected["ok"]
     assert sum(counts.changed for counts in layers) == expected["changed"] == 2
     assert run.recap == {region: expected}
-    assert "not-a-host" not in {host for host, _ in run.layers}
+    assert run.hosts() == [region]  # the indented "ok: [not-a-host]" in a message is not a result
 
 
 def test_summary_proves_an_unchanged_rerun(logs, capsys):
@@ -102,10 +102,16 @@ def test_summary_proves_an_unchanged_rerun(logs, capsys):
     assert status == 0, out
     assert "lab servers:" in out
     assert "re-run: changed=0 and failed=0 in eu-west-1, us-east-1" in out
-    # fakelayer: the first run changed the loop and the delegated task, the re-run nothing.
+    # fakelayer: the first run changed the loop and the delegated task (which notified the
+    # handler), the re-run nothing. Rows: region, then each play, then the play's roles.
+    lines = out.splitlines()
     for region in ("us-east-1", "eu-west-1"):
-        row = next(line for line in out.splitlines() if line.startswith(f"  {region}  fakelayer"))
-        assert row.split()[2:] == ["ok=6", "changed=2", "ok=5", "changed=0"], row
+        rows = lines[lines.index(f"  {region}") + 1:]
+        assert rows[0].split()[-4:] == ["ok=1", "changed=0", "ok=1", "changed=0"], rows[0]
+        assert rows[1].startswith("    Fake layer ") and rows[1].split()[-4:] == [
+            "ok=6", "changed=2", "ok=5", "changed=0"], rows[1]
+        assert rows[2].split() == ["fakelayer", "ok=6", "changed=2", "ok=5", "changed=0"], rows[2]
+        assert rows[3].split()[-4:] == ["ok=7", "changed=2", "ok=6", "changed=0"], rows[3]
 
 
 def test_summary_fails_when_the_rerun_changed_something(logs):
