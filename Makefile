@@ -54,12 +54,13 @@ demo: lab-up ## The main job on the local lab: topology summary, site.yml per re
 	@echo "== second run: every layer must report changed=0"
 	$(BIN)/ansible-playbook playbooks/site.yml -i inventories/lab | tee $(DEMO_LOGS)/rerun.log
 	$(PY) -m lab status
+	$(PY) -m lab.demo_isolation
 	@# Which servers run, ok/changed per region and layer in both runs; exits 1 unless the re-run changed nothing.
 	$(PY) -m lab.demo_summary --first $(DEMO_LOGS)/first-us-east-1.log --first $(DEMO_LOGS)/first-eu-west-1.log \
 		--rerun $(DEMO_LOGS)/rerun.log
 
 .PHONY: test
-test: bootstrap lint sanity terraform-check unit integration molecule ## Everything CI runs
+test: bootstrap lint sanity terraform-check unit integration e2e molecule ## Everything CI runs
 
 # ---------------------------------------------------------------- checks
 .PHONY: lint
@@ -103,6 +104,10 @@ lab-down: bootstrap ## Stop every lab server this checkout started
 .PHONY: integration
 integration: lab-up ## Tests against the lab's real servers
 	$(BIN)/pytest tests/integration -q
+
+.PHONY: e2e
+e2e: lab-up ## The tenant isolation matrix: Keycloak tokens through each region's Envoy into Thanos, both regions
+	$(BIN)/pytest tests/e2e -q
 
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(wildcard molecule/*-*)))
 .PHONY: molecule
