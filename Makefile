@@ -27,7 +27,7 @@ export ANSIBLE_HOME := $(CURDIR)/.ansible
 
 .PHONY: help
 help: ## Show the targets
-	@grep -hE '^[a-z][a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z][a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 # ---------------------------------------------------------------- bootstrap
 $(VENV_STAMP): requirements.txt
