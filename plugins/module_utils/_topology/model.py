@@ -578,18 +578,31 @@ def build_topology(document: Any, source: str = "<topology>") -> dict:
 
 
 def region_hostvars(topology: dict, region_name: str) -> dict:
-    """Host variables of one region host: its plan, peers and the tenants placed in it."""
+    """Host variables of one region host: its plan, peers, names and tags, and the tenants placed in it.
+
+    ``meridian_resource_prefix`` (``meridian-<environment>-<region>``) starts the name of every resource a layer
+    creates in the region; ``meridian_ownership_tags`` are the tags every such resource carries and is found by
+    again. A layer adds its own ``meridian:layer`` tag: ``meridian_ownership_tags | combine({'meridian:layer': 'eks'})``.
+    """
     region = topology["regions"][region_name]
     peers = [
         {"name": name, "role": other["role"], "vpc_cidr": other["cidr_plan"]["vpc_cidr"]}
         for name, other in sorted(topology["regions"].items(), key=lambda item: item[1]["index"])
         if name != region_name
     ]
+    environment_name = topology["environment"]["name"]
+    resource_prefix = f"meridian-{environment_name}-{region_name}"
     cluster = dict(region["cluster"])
-    cluster["name"] = cluster.get("name") or f"meridian-{topology['environment']['name']}-{region_name}"
+    cluster["name"] = cluster.get("name") or resource_prefix
     return {
         "meridian_environment": topology["environment"],
         "meridian_region": region_name,
+        "meridian_resource_prefix": resource_prefix,
+        "meridian_ownership_tags": {
+            "meridian:environment": environment_name,
+            "meridian:region": region_name,
+            "managed-by": "meridian.observability",
+        },
         "meridian_region_role": region["role"],
         "meridian_hub_region": topology["hub"],
         "meridian_region_index": region["index"],
