@@ -38,8 +38,9 @@ def ensure_realm(directory: pathlib.Path, keycloak: Mapping, tenant: str, *, sta
     args = {"name": tenant, "state": state}
     if state == "present":
         args["return_client_secret"] = True
+    # No no_log: it would hide the result from the json callback too. The output is captured, never printed.
     results, completed = run_tasks(
-        directory, [{"name": f"realm {tenant}", "meridian.observability.keycloak_tenant": args, "no_log": True}],
+        directory, [{"name": f"realm {tenant}", "meridian.observability.keycloak_tenant": args}],
         module_defaults={"group/meridian.observability.keycloak": defaults},
         env={KEYCLOAK_PASSWORD_ENV: keycloak["admin_password"]}, timeout=180)
     result = results[0]
