@@ -1,0 +1,357 @@
+"""The keycloak role against the lab's real Keycloak, run the way an engineer runs it: playbooks/platform.yml --tags
+keycloak on a copy of the lab inventory, limited to one region.
+
+The copy's topology holds the lab's tenant records under this run's own names plus one tenant that lives only in
+us-east-1, so a run limited to eu-west-1 must still give that tenant its realm, and the lab's own acme and globex
+realms (which other layers use) are never touched. The test reads Keycloak back through the admin REST API itself.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import shutil
+import uuid
+
+import pytest
+import requests
+import yaml
+
+from tests.support.ansible import REPO, run_ansible
+
+pytestmark = pytest.mark.lab
+
+TIMEOUT = 30
+LAB_INVENTORY = REPO / "inventories" / "lab"
+REALM_FACTS_TASK = "Realm facts | meridian_tenant_realms for the tenants of "
+CONVERGE_TASK = "Realm, clients, tenant claim and owner and viewer groups of each present tenant"
+
+
+class Hidden(str):
+    """A secret that test reports show as <hidden> (pytest prints fixture values and assertion operands)."""
+
+    def __repr__(self) -> str:
+        return "<hidden>"
+
+
+def assert_not_printed(secret: str, completed) -> None:
+    """Fail, without showing the output or the secret, when ``secret`` appears in the run's output."""
+    for number, line in enumerate((completed.stdout + completed.stderr).splitlines(), start=1):
+        if secret in line:
+            raise AssertionError(f"a secret appears in the output, line {number}")
+
+
+class Admin:
+    """The test's own view of Keycloak through the admin API (a fresh token per call: master tokens live 60 s)."""
+
+    def __init__(self, keycloak: dict) -> None:
+        self.url = keycloak["url"]
+        self.keycloak = keycloak
+
+    def _headers(self) -> dict:
+        response = requests.post(f"{self.url}/realms/{self.keycloak['admin_realm']}/protocol/openid-connect/token",
+                                 data={"grant_type": "password", "client_id": self.keycloak["admin_client_id"],
+                                       "username": self.keycloak["admin_username"],
+                                       "password": self.keycloak["admin_password"]}, timeout=TIMEOUT)
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    def call(self, method: str, path: str, **kwargs) -> requests.Response:
+        return requests.request(method, f"{self.url}/admin/realms{path}", headers=self._headers(), timeout=TIMEOUT,
+                                **kwargs)
+
+    def realm_names(self) -> list[str]:
+        response = self.call("GET", "", params={"briefRepresentation": "true"})
+        assert response.status_code == 200, response.text
+        return [realm["realm"] for realm in response.json()]
+
+    def clients(self, realm: str) -> list[dict]:
+        response = self.call("GET", f"/{realm}/clients")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def groups(self, realm: str) -> dict[str, list[str]]:
+        """Group name -> member user names."""
+        response = self.call("GET", f"/{realm}/groups")
+        assert response.status_code == 200, response.text
+        groups = {}
+        for group in response.json():
+            members = self.call("GET", f"/{realm}/groups/{group['id']}/members")
+            groups[group["name"]] = sorted(user["username"] for user in members.json())
+        return groups
+
+    def create_plain_realm(self, name: str) -> None:
+        assert self.call("POST", "", json={"realm": name, "enabled": True}).status_code == 201
+
+    def delete_realm(self, name: str) -> None:
+        assert self.call("DELETE", f"/{name}").status_code in (204, 404)
+
+
+class Inventory:
+    """A copy of the lab inventory whose topology holds this run's tenants; rewritten per scenario."""
+
+    def __init__(self, directory: pathlib.Path, prefix: str) -> None:
+        self.directory = directory
+        shutil.copytree(LAB_INVENTORY, directory)
+        self.topology = yaml.safe_load((LAB_INVENTORY / "topology.yml").read_text())
+        for tenant in self.topology["tenants"]:
+            tenant["name"] = f"{prefix}-{tenant['name']}"
+        # Lives only in the hub region: a run limited to eu-west-1 must converge its realm all the same.
+        self.topology["tenants"].append({
+            "name": f"{prefix}-initech", "display_name": "Initech", "regions": ["us-east-1"],
+            "home_region": "us-east-1", "owners": ["bill.lumbergh@initech.example"], "viewers": ["milton@initech.example"],
+            "quotas": {"cpu": "2", "memory": "4Gi", "pods": 20}})
+        self.write()
+
+    @property
+    def tenants(self) -> list[dict]:
+        return self.topology["tenants"]
+
+    def names(self, state: str = "present") -> list[str]:
+        return sorted(t["name"] for t in self.tenants if t.get("state", "present") == state)
+
+    def tenant(self, suffix: str) -> dict:
+        return next(t for t in self.tenants if t["name"].endswith(f"-{suffix}"))
+
+    def write(self) -> None:
+        (self.directory / "topology.yml").write_text(yaml.safe_dump(self.topology, sort_keys=False))
+
+
+def converge(inventory: Inventory, *extra: str, limit: str | None = "eu-west-1", succeed: bool = True):
+    """platform.yml --tags keycloak on the inventory copy; returns the completed run (json callback output).
+
+    ``succeed`` asserts a zero exit status; pass False for runs that must fail."""
+    args = ["playbooks/platform.yml", "-i", str(inventory.directory), "--tags", "keycloak",
+            "-e", f"meridian_lab_dir={REPO / '.lab'}", *extra]
+    args += ["-l", limit] if limit else []
+    return run_ansible("ansible-playbook", *args, check=succeed, json_output=True, timeout=900)
+
+
+def output(completed) -> dict:
+    return json.loads(completed.stdout)
+
+
+def changed(completed) -> dict[str, int]:
+    return {host: stats["changed"] for host, stats in output(completed)["stats"].items()}
+
+
+def task_results(completed, name: str) -> dict[str, dict]:
+    """host -> result of the (first) task whose name contains ``name``."""
+    for play in output(completed)["plays"]:
+        for task in play["tasks"]:
+            if name in task["task"]["name"]:
+                return task["hosts"]
+    raise AssertionError(f"no task named like {name!r} ran")
+
+
+def realm_facts(completed) -> dict[str, dict]:
+    """host -> meridian_tenant_realms as the role set it."""
+    return {host: result["ansible_facts"]["meridian_tenant_realms"]
+            for host, result in task_results(completed, REALM_FACTS_TASK).items()}
+
+
+def failure(completed) -> str:
+    """The message of the failed task (the whole output as text, for 'never printed' checks, is stdout+stderr)."""
+    messages = [item.get("msg", "") for play in output(completed)["plays"] for task in play["tasks"]
+                for result in task["hosts"].values() if result.get("failed")
+                for item in [result, *result.get("results", [])] if item.get("failed")]
+    return " ".join(str(message) for message in messages) + completed.stderr
+
+
+@pytest.fixture(scope="module")
+def keycloak(lab) -> dict:
+    return dict(lab["keycloak"], admin_password=Hidden(lab["keycloak"]["admin_password"]))
+
+
+@pytest.fixture(scope="module")
+def admin(keycloak) -> Admin:
+    return Admin(keycloak)
+
+
+@pytest.fixture
+def inventory(tmp_path, admin):
+    """A lab inventory copy with this test's tenants; every realm they name is deleted afterwards."""
+    prefix = f"it{uuid.uuid4().hex[:6]}"
+    copy = Inventory(tmp_path / "inventory", prefix)
+    yield copy
+    for name in admin.realm_names():
+        if name.startswith(f"{prefix}-"):
+            admin.delete_realm(name)
+
+
+# ---------------------------------------------------------------- converge, facts, re-run, absent
+
+def test_limited_run_converges_every_tenant_of_the_environment_once_and_hands_each_region_its_facts(
+        inventory, admin, keycloak):
+    present = inventory.names()
+    assert len(present) == 3
+
+    # Check mode first: it predicts changes and creates nothing.
+    planned = converge(inventory, "--check", "--diff")
+    assert changed(planned)["eu-west-1"] > 0
+    assert not set(present) & set(admin.realm_names())
+
+    first = converge(inventory)
+    assert changed(first)["eu-west-1"] > 0
+    realms = admin.realm_names()
+    for name in present:
+        assert realms.count(name) == 1, f"{name} not converged exactly once"
+    # Limited to eu-west-1, the realm of the us-east-1-only tenant exists as well.
+    assert inventory.tenant("initech")["name"] in realms
+
+    for tenant in inventory.tenants:
+        name = tenant["name"]
+        clients = {client["clientId"]: client for client in admin.clients(name)}
+        assert {"observability-gateway", "grafana"} <= set(clients)
+        claim = [mapper["config"] for mapper in clients["observability-gateway"]["protocolMappers"]
+                 if mapper["name"] == "tenant"]
+        assert len(claim) == 1 and claim[0]["claim.value"] == name
+        groups = admin.groups(name)
+        assert groups[f"{name}-owners"] == sorted(owner.lower() for owner in tenant["owners"])
+        assert groups[f"{name}-viewers"] == sorted(viewer.lower() for viewer in tenant.get("viewers", []))
+
+    # The facts reach the region in the play, with this region's tenants only and no secret.
+    facts = realm_facts(first)
+    assert set(facts) == {"eu-west-1"}
+    eu_tenants = sorted(t["name"] for t in inventory.tenants if "eu-west-1" in t["regions"])
+    assert sorted(facts["eu-west-1"]) == eu_tenants
+    for name, realm in facts["eu-west-1"].items():
+        assert realm["issuer"] == f"{keycloak['url']}/realms/{name}"
+        assert realm["jwks_uri"] == f"{keycloak['url']}/realms/{name}/protocol/openid-connect/certs"
+        assert realm["token_endpoint"] == f"{keycloak['url']}/realms/{name}/protocol/openid-connect/token"
+        assert realm["gateway_client_id"] == realm["audience"] == "observability-gateway"
+        assert realm["tenant_claim"] == "tenant"
+        assert requests.get(realm["jwks_uri"], timeout=TIMEOUT).json()["keys"]
+    assert "secret" not in json.dumps(facts).lower()
+
+    # Re-run, limited to the other region: nothing changes, and us-east-1 gets its own tenants' realms.
+    again = converge(inventory, "--diff", limit="us-east-1")
+    assert changed(again) == {"us-east-1": 0}
+    assert sorted(realm_facts(again)["us-east-1"]) == sorted(
+        t["name"] for t in inventory.tenants if "us-east-1" in t["regions"])
+
+    # Unlimited: the realms are still converged once (run_once), both regions get facts, and check mode agrees.
+    both = converge(inventory, limit=None)
+    assert changed(both) == {"us-east-1": 0, "eu-west-1": 0}
+    assert len(task_results(both, CONVERGE_TASK)) == 1
+    assert set(realm_facts(both)) == {"us-east-1", "eu-west-1"}
+    assert changed(converge(inventory, "--check", "--diff")) == {"eu-west-1": 0}
+
+    # The lab's admin password is never printed, even at -vvv.
+    verbose = converge(inventory, "-vvv")
+    assert_not_printed(keycloak["admin_password"], verbose)
+
+
+def test_state_absent_removes_that_realm_only(inventory, admin):
+    converge(inventory)
+    gone, kept = inventory.tenant("globex")["name"], inventory.tenant("acme")["name"]
+    inventory.tenant("globex")["state"] = "absent"
+    inventory.write()
+
+    planned = converge(inventory, "--check", "--diff")
+    assert changed(planned)["eu-west-1"] == 1
+    assert gone in admin.realm_names()
+
+    removed = converge(inventory)
+    assert changed(removed)["eu-west-1"] == 1
+    realms = admin.realm_names()
+    assert gone not in realms and kept in realms
+    assert gone not in realm_facts(removed)["eu-west-1"]
+    assert changed(converge(inventory)) == {"eu-west-1": 0}
+
+
+def test_gateway_secrets_only_on_request_and_never_printed(inventory, admin, keycloak):
+    completed = converge(inventory, "-e", "keycloak_gateway_secrets=true", "-e", "keycloak_connection_timeout=20")
+    assert changed(completed)["eu-west-1"] > 0
+    name = inventory.tenant("acme")["name"]
+    clients = {client["clientId"]: client for client in admin.clients(name)}
+    secret = admin.call("GET", f"/{name}/clients/{clients['observability-gateway']['id']}/client-secret").json()["value"]
+    assert secret
+    assert_not_printed(secret, completed)
+    hidden = task_results(completed, "Hidden meridian_tenant_gateway_secrets")["eu-west-1"]
+    assert hidden.get("censored"), hidden
+
+
+# ---------------------------------------------------------------- bad input fails before any change
+
+def _bad_tenants(inventory: Inventory, defect: dict) -> str:
+    """An extra-vars file: a valid new tenant first (must not be created), then one with ``defect`` applied."""
+    valid = dict(inventory.tenant("acme"), name=inventory.tenant("acme")["name"] + "-first")
+    broken = dict(inventory.tenant("globex"), name=inventory.tenant("globex")["name"] + "-bad")
+    broken.update(defect)
+    # Beside the inventory, not in it: Ansible would read every file of the inventory directory as an inventory.
+    path = inventory.directory.parent / f"bad-{uuid.uuid4().hex[:6]}.json"
+    path.write_text(json.dumps({"keycloak_tenants": [valid, broken]}))
+    return f"@{path}"
+
+
+BAD_TENANTS = {
+    "empty owners": ({"owners": []}, "owners must be a non-empty list"),
+    "owner that is no user name": ({"owners": ["not a user!"]}, "owners must be a non-empty list"),
+    "viewers not a list": ({"viewers": "sre@acme.example"}, "viewers"),
+    "unknown state": ({"state": "deleted"}, ".state is \"deleted\""),
+    "tenant name not a DNS label": ({"name": "Bad_Name"}, "keycloak_tenants: tenant Bad_Name is invalid"),
+    "reserved tenant name": ({"name": "master"}, "keycloak_tenants: tenant master is invalid"),
+    "no regions": ({"regions": []}, "lists no regions"),
+    "display name too long": ({"display_name": "x" * 300}, "display_name must be a string of at most 255"),
+}
+
+BAD_SETTINGS = {
+    "missing keycloak URL": (["-e", "keycloak_url="], "keycloak_url must be the http(s) base URL"),
+    "keycloak URL without scheme": (["-e", "keycloak_url=id.example.com"], "keycloak_url must be the http(s) base URL"),
+    "unreachable keycloak": (["-e", "keycloak_url=http://127.0.0.1:9"], "keycloak_url: Keycloak does not answer"),
+    "wrong admin password": (["-e", "keycloak_admin_password=wrong-" + uuid.uuid4().hex],
+                             "keycloak_admin_password: Keycloak at"),
+    "empty admin password": (["-e", "keycloak_admin_password="], "keycloak_admin_password is empty or not set"),
+    "unknown admin realm": (["-e", "keycloak_admin_realm=no-such-realm"], "keycloak_admin_realm"),
+    "same id for both clients": (["-e", "keycloak_grafana_client_id=observability-gateway"],
+                                 "must be two different client ids"),
+    "unknown ssl_required": (["-e", "keycloak_ssl_required=sometimes"], "keycloak_ssl_required"),
+    "adopting a realm that is no tenant": (["-e", '{"keycloak_adopt_realms": ["someone-else"]}'],
+                                           "keycloak_adopt_realms may only name tenants"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TENANTS))
+def test_bad_tenant_fails_before_any_change(case, inventory, admin, keycloak):
+    defect, message = BAD_TENANTS[case]
+    completed = converge(inventory, "-e", _bad_tenants(inventory, defect), succeed=False)
+    assert completed.returncode != 0
+    assert message in failure(completed), failure(completed)[-2000:]
+    assert not [name for name in admin.realm_names() if name.startswith(inventory.tenant("acme")["name"])]
+    assert_not_printed(keycloak["admin_password"], completed)
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SETTINGS))
+def test_bad_setting_fails_before_any_change(case, inventory, admin, keycloak):
+    extra, message = BAD_SETTINGS[case]
+    completed = converge(inventory, *extra, succeed=False)
+    assert completed.returncode != 0
+    assert message in failure(completed), failure(completed)[-2000:]
+    assert not set(inventory.names()) & set(admin.realm_names())
+    assert_not_printed(keycloak["admin_password"], completed)
+
+
+def test_realm_of_the_same_name_that_is_not_ours_stops_the_run(inventory, admin):
+    clash = inventory.tenant("globex")["name"]
+    admin.create_plain_realm(clash)
+    completed = converge(inventory, succeed=False)
+    assert completed.returncode != 0
+    assert f"realm(s) {clash} already exist" in failure(completed) and "keycloak_adopt_realms" in failure(completed)
+    assert admin.clients(clash) and "observability-gateway" not in {c["clientId"] for c in admin.clients(clash)}
+    assert not {inventory.tenant("acme")["name"], inventory.tenant("initech")["name"]} & set(admin.realm_names())
+
+    # Offboarding it would delete someone else's realm: refused as well.
+    inventory.tenant("globex")["state"] = "absent"
+    inventory.write()
+    refused = converge(inventory, succeed=False)
+    assert refused.returncode != 0 and f"realm(s) {clash} already exist" in failure(refused)
+    assert clash in admin.realm_names()
+
+    # Handed over explicitly, the realm is adopted as the tenant's and then offboarded.
+    inventory.tenant("globex")["state"] = "present"
+    inventory.write()
+    adopted = converge(inventory, "-e", json.dumps({"keycloak_adopt_realms": [clash]}))
+    assert changed(adopted)["eu-west-1"] > 0
+    assert "observability-gateway" in {c["clientId"] for c in admin.clients(clash)}
+    assert changed(converge(inventory)) == {"eu-west-1": 0}
