@@ -45,7 +45,7 @@ ROUTES = (
     ("loki-query", "loki_read", (("prefix", "/loki/api/v1/query"), ("prefix", "/loki/api/v1/label"),
                                  ("exact", "/loki/api/v1/series"))),
 )
-UPSTREAMS = tuple(sorted({upstream for _, upstream, _ in ROUTES}))
+UPSTREAMS = tuple(sorted({route[1] for route in ROUTES}))
 
 
 def _fail(message: str) -> AnsibleFilterError:
@@ -350,8 +350,10 @@ def envoy_gateway_config(rules, settings):
         # tenant claim names this tenant.
         rbac_policies[f"tenant-{tenant['name']}"] = {
             "permissions": [{"any": True}],
-            "principals": [{"and_ids": {"ids": [payload_is("iss", tenant["issuer"]),
-                                                 payload_is(tenant["claim"], tenant["name"])]}}],
+            "principals": [{"and_ids": {"ids": [
+                payload_is("iss", tenant["issuer"]),
+                payload_is(tenant["claim"], tenant["name"]),
+            ]}}],
         }
 
     http_filters = [{
