@@ -35,13 +35,13 @@ from pathlib import Path
 
 import yaml
 
+from lab.crds import apply_crds
 from lab.files import write_if_changed, write_if_missing
 from lab.health import http_ok
 from lab.services.base import LabContext, LabError, Service
 from lab.state import REPO_ROOT
 from lab.topology import HOST, region_ports
 
-FIELD_MANAGER = "meridian-lab"
 ISTIO_NAMESPACE = "istio-system"
 LISTENER_NAME = "gateway"
 LISTENER_TYPE = "type.googleapis.com/envoy.config.listener.v3.Listener"
@@ -205,50 +205,6 @@ def _has_kubernetes() -> bool:
     return importlib.util.find_spec("kubernetes") is not None
 
 
-def install_crds(kubeconfig: str, crds_path: Path, timeout: float = 60.0) -> list[str]:
-    """Server-side apply every CRD in ``crds_path`` and the istio-system namespace; wait until all are Established."""
-    from kubernetes import client, config
-
-    manifests = [doc for doc in yaml.safe_load_all(crds_path.read_text())
-                 if doc and doc.get("kind") == "CustomResourceDefinition"]
-    if not manifests:
-        raise LabError(f"{crds_path} holds no CustomResourceDefinition")
-    api_client = config.new_client_from_config(config_file=kubeconfig)
-    extensions = client.ApiextensionsV1Api(api_client)
-    names = [manifest["metadata"]["name"] for manifest in manifests]
-    try:
-        for manifest in manifests:
-            # Server-side apply: the file is ~1 MB, too large for client-side apply's annotation.
-            extensions.patch_custom_resource_definition(
-                manifest["metadata"]["name"], manifest, field_manager=FIELD_MANAGER, force=True,
-                _content_type="application/apply-patch+yaml")
-        # What installing Istio creates besides the CRDs: its root namespace.
-        client.CoreV1Api(api_client).patch_namespace(
-            ISTIO_NAMESPACE, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ISTIO_NAMESPACE}},
-            field_manager=FIELD_MANAGER, force=True, _content_type="application/apply-patch+yaml")
-        deadline = time.monotonic() + timeout
-        pending = set(names)
-        while pending:
-            for name in sorted(pending):
-                crd = extensions.read_custom_resource_definition(name)
-                if any(c.type == "Established" and c.status == "True" for c in (crd.status.conditions or [])):
-                    pending.discard(name)
-            if pending and time.monotonic() > deadline:
-                raise LabError(f"CRDs not Established after {timeout:.0f}s: {sorted(pending)}")
-            if pending:
-                time.sleep(0.2)
-    except client.exceptions.ApiException as err:
-        try:
-            detail = json.loads(err.body or "{}").get("message", "")
-        except ValueError:
-            detail = str(err.body or "")
-        raise LabError(f"applying the Istio CRDs from {crds_path} failed: {err.status} {err.reason}: "
-                       f"{detail}") from None
-    finally:
-        api_client.close()
-    return names
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point of envoy-<region>: install the Istio CRDs, then become Envoy."""
     parser = argparse.ArgumentParser(prog="lab.services.envoy")
@@ -259,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     command = args.envoy[1:] if args.envoy[:1] == ["--"] else args.envoy
     started = time.monotonic()
     try:
-        names = install_crds(args.kubeconfig, args.crds)
+        names = apply_crds(args.kubeconfig, args.crds, namespaces=(ISTIO_NAMESPACE,))
     except LabError as err:
         raise SystemExit(f"envoy: {err}") from None
     print(f"envoy: {len(names)} Istio CRDs and namespace {ISTIO_NAMESPACE} applied, Established in {time.monotonic() - started:.1f}s",

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
 import sys
 import time
 
+from lab.crds import apply_crds
 from lab.health import http_ok
 from lab.services.base import LabContext, LabError, Service
 from lab.state import REPO_ROOT
@@ -26,7 +26,6 @@ from lab.topology import HOST, region_ports
 OPERATOR_DIR = REPO_ROOT / "operators" / "tenant-operator"
 CRD_FILE = OPERATOR_DIR / "deploy" / "crd.yaml"
 CRD_NAME = "tenants.observability.meridian.io"
-FIELD_MANAGER = "meridian-lab"
 # Short in the lab so tests see drift healed quickly; a real cluster uses the operator's default (60 s).
 LAB_RESYNC_SECONDS = 15
 
@@ -38,38 +37,6 @@ def _python_with_kopf() -> str:
     if venv_python.exists():
         return str(venv_python)
     raise LabError("kopf is not installed in this interpreter nor in .venv (make bootstrap)")
-
-
-def install_crd(kubeconfig: str, timeout: float = 30.0) -> None:
-    """Server-side apply the Tenant CRD (a no-op when unchanged) and wait until it is Established."""
-    import yaml
-    from kubernetes import client, config
-
-    manifest = yaml.safe_load(CRD_FILE.read_text())
-    api_client = config.new_client_from_config(config_file=kubeconfig)
-    extensions = client.ApiextensionsV1Api(api_client)
-    try:
-        extensions.patch_custom_resource_definition(
-            CRD_NAME, manifest, field_manager=FIELD_MANAGER, force=True,
-            _content_type="application/apply-patch+yaml")
-        deadline = time.monotonic() + timeout
-        while True:
-            crd = extensions.read_custom_resource_definition(CRD_NAME)
-            conditions = {c.type: c.status for c in (crd.status.conditions or [])}
-            if conditions.get("Established") == "True":
-                return
-            if time.monotonic() > deadline:
-                raise LabError(f"CRD {CRD_NAME} not Established after {timeout:.0f}s: {conditions}")
-            time.sleep(0.2)
-    except client.exceptions.ApiException as err:
-        try:
-            detail = json.loads(err.body or "{}").get("message", "")
-        except ValueError:
-            detail = str(err.body or "")
-        raise LabError(f"installing CRD {CRD_NAME} from {CRD_FILE} failed: {err.status} {err.reason}: "
-                       f"{detail}") from None
-    finally:
-        api_client.close()
 
 
 class TenantOperatorService(Service):
@@ -125,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     started = time.monotonic()
     try:
-        install_crd(os.environ["KUBECONFIG"])
+        apply_crds(os.environ["KUBECONFIG"], CRD_FILE, timeout=30.0)
     except LabError as err:
         raise SystemExit(f"tenant-operator: {err}") from None
     print(f"tenant-operator: CRD {CRD_NAME} applied and Established in {time.monotonic() - started:.1f}s",
