@@ -3,7 +3,8 @@
 
 The role runs as in production, through playbooks/platform.yml --tags keycloak on the lab inventory (both regions),
 with keycloak_tenants set to N generated tenants (names bench-<run>-NN, half of them in both regions, half in one,
-each with an owner and a viewer). Prints wall time, changed count and the HTTP requests keycloak_tenant reported;
+each with an owner and a viewer). Prints wall time, changed count and the HTTP requests keycloak_tenant reported
+(its own api_requests; the role's read pass through keycloak_tenant_info, one call per tenant, is not in them);
 asserts nothing about time. The realms are deleted at the end by the role itself (state: absent), also timed.
 
 Usage: .venv/bin/python bench/keycloak_role.py [--tenants 50]
@@ -67,7 +68,7 @@ def main() -> None:
                 ("re-run (no change)", converge(records, work))]
         rows.append(("offboarding (deletes)", converge([dict(r, state="absent") for r in records], work)))
     print(f"keycloak role, {args.tenants} tenants, lab Keycloak, playbooks/platform.yml --tags keycloak on both regions")
-    print(f"{'run':<24}{'seconds':>9}{'per tenant':>12}  changed (tasks per host)   HTTP requests to Keycloak")
+    print(f"{'run':<24}{'seconds':>9}{'per tenant':>12}  changed (tasks per host)   keycloak_tenant's HTTP requests")
     for label, row in rows:
         print(f"{label:<24}{row['seconds']:>9}{row['seconds'] / args.tenants:>12.2f}  "
               f"{json.dumps(row['changed']):<26}{json.dumps(row['requests'])}")

@@ -355,3 +355,37 @@ def test_realm_of_the_same_name_that_is_not_ours_stops_the_run(inventory, admin)
     assert changed(adopted)["eu-west-1"] > 0
     assert "observability-gateway" in {c["clientId"] for c in admin.clients(clash)}
     assert changed(converge(inventory)) == {"eu-west-1": 0}
+
+
+# ---------------------------------------------------------------- the read-only entry point other layers include
+
+def test_realm_facts_entry_point_reads_the_same_facts_and_names_what_is_missing(inventory, tmp_path):
+    converged = realm_facts(converge(inventory))["eu-west-1"]
+    playbook = tmp_path / "realm-facts.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "name": "Realm facts only", "hosts": "all", "gather_facts": False,
+        "tasks": [{"name": "Read them", "ansible.builtin.include_role": {
+            "name": "meridian.observability.keycloak", "tasks_from": "realm_facts"}}]}]))
+
+    def read(*extra: str, succeed: bool = True):
+        return run_ansible("ansible-playbook", str(playbook), "-i", str(inventory.directory),
+                           "-e", f"meridian_lab_dir={REPO / '.lab'}", "--check", *extra,
+                           check=succeed, json_output=True, timeout=600)
+
+    completed = read()
+    assert changed(completed) == {"us-east-1": 0, "eu-west-1": 0}
+    facts = realm_facts(completed)
+    assert facts["eu-west-1"] == converged
+    assert sorted(facts["us-east-1"]) == sorted(t["name"] for t in inventory.tenants if "us-east-1" in t["regions"])
+
+    # A present tenant whose realm was never converged: named, with the command that fixes it.
+    newcomer = dict(inventory.tenant("globex"), name=inventory.tenant("globex")["name"] + "-new")
+    inventory.tenants.append(newcomer)
+    inventory.write()
+    missing = read("-l", "eu-west-1", succeed=False)
+    assert missing.returncode != 0
+    assert f"keycloak realm(s) {newcomer['name']} of tenant(s) in eu-west-1 do not exist" in failure(missing)
+    assert "--tags keycloak" in failure(missing)
+
+    unreachable = read("-e", "keycloak_url=http://127.0.0.1:9", succeed=False)
+    assert unreachable.returncode != 0 and "keycloak_url: Keycloak did not answer" in failure(unreachable)
