@@ -8,9 +8,9 @@ MERIDIAN_MOTO_LOG names that server's request log for the API-call count.
 
 from __future__ import annotations
 
+import functools
 import os
 import pathlib
-import re
 import shutil
 import socket
 import subprocess
@@ -20,11 +20,15 @@ import time
 import pytest
 import yaml
 
+from tests.support.ansible import REPO
+from tests.support.ansible import recap
+from tests.support.ansible import run_ansible
+from tests.support.aws import region_vars
+from tests.support.aws import tag_filters
+
 pytestmark = pytest.mark.lab
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
 HUB, SPOKE = "us-east-1", "eu-west-1"
-OURS = [{"Name": "tag:managed-by", "Values": ["meridian.observability"]}, {"Name": "tag:meridian:environment", "Values": ["lab"]}]
 LIVE_PEERING = {"initiatingRequest", "pendingAcceptance", "pending", "available", "modifying"}
 
 
@@ -45,24 +49,26 @@ def aws_client(lab, endpoint):
     return make
 
 
+@functools.cache
+def lab_region(region: str) -> dict:
+    """The lab inventory's variables of a region: the resource prefix, ownership tags and cluster the roles use."""
+    return region_vars("inventories/lab", region)
+
+
+def ours(region: str) -> list[dict]:
+    """EC2 filters for the resources the AWS layer tags as the lab's, in ``region``."""
+    return tag_filters(lab_region(region)["meridian_ownership_tags"])
+
+
 def playbook(endpoint: str, *args: str, check: bool = True, inventory: str = "inventories/lab") -> subprocess.CompletedProcess:
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
-    command = [str(REPO / ".venv/bin/ansible-playbook"), "-i", inventory, "-e", f"meridian_aws_endpoint_url={endpoint}", *args]
-    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False)
-    if check:
-        assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
-    return result
-
-
-def recap(result: subprocess.CompletedProcess, host: str) -> dict[str, int]:
-    line = re.search(rf"^{re.escape(host)}\s+:\s+(.*)$", result.stdout[result.stdout.rindex("PLAY RECAP"):], re.M)
-    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", line.group(1))}
+    return run_ansible("ansible-playbook", "-i", inventory, "-e", f"meridian_aws_endpoint_url={endpoint}", *args,
+                       check=check, timeout=3600)
 
 
 def converge(endpoint: str, region: str, *extra: str) -> tuple[dict[str, int], float]:
     started = time.monotonic()
     result = playbook(endpoint, "playbooks/site.yml", "-l", region, "--tags", "network,eks", *extra)
-    return recap(result, region), time.monotonic() - started
+    return recap(result.stdout, region), time.monotonic() - started
 
 
 def destroy(endpoint: str, region: str, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -80,7 +86,7 @@ def moto_requests() -> int | None:
 def tagged_leftovers(aws_client, endpoint_region: str) -> list[str]:
     """Every live resource in the region that carries our tags and that region's tag."""
     ec2 = aws_client("ec2", endpoint_region)
-    mine = OURS + [{"Name": "tag:meridian:region", "Values": [endpoint_region]}]
+    mine = ours(endpoint_region)
     found = [vpc["VpcId"] for vpc in ec2.describe_vpcs(Filters=mine)["Vpcs"]]
     found += [subnet["SubnetId"] for subnet in ec2.describe_subnets(Filters=mine)["Subnets"]]
     found += [table["RouteTableId"] for table in ec2.describe_route_tables(Filters=mine)["RouteTables"]]
@@ -92,7 +98,7 @@ def tagged_leftovers(aws_client, endpoint_region: str) -> list[str]:
     found += [a["TransitGatewayAttachmentId"] for a in ec2.describe_transit_gateway_peering_attachments(Filters=mine)
               ["TransitGatewayPeeringAttachments"] if a["State"] in LIVE_PEERING]
     eks = aws_client("eks", endpoint_region)
-    found += [name for name in eks.list_clusters()["clusters"] if name == f"meridian-lab-{endpoint_region}"]
+    found += [name for name in eks.list_clusters()["clusters"] if name == lab_region(endpoint_region)["meridian_cluster"]["name"]]
     return found
 
 
@@ -162,8 +168,8 @@ def test_destroy_spoke_leaves_nothing_tagged_and_the_hub_untouched(converged, en
         assert live_peerings(aws_client, SPOKE) == [] and live_peerings(aws_client, HUB) == []
         # The hub keeps everything of its own; only the spoke's peering (listed there too) is gone.
         assert set(tagged_leftovers(aws_client, HUB)) == hub_before - {peering}
-        assert "meridian-lab-us-east-1" in tagged_leftovers(aws_client, HUB)
-        hub_tgw = aws_client("ec2", HUB).describe_transit_gateways(Filters=OURS + [{"Name": "tag:meridian:region", "Values": [HUB]}])
+        assert lab_region(HUB)["meridian_cluster"]["name"] in tagged_leftovers(aws_client, HUB)
+        hub_tgw = aws_client("ec2", HUB).describe_transit_gateways(Filters=ours(HUB))
         table = hub_tgw["TransitGateways"][0]["Options"]["AssociationDefaultRouteTableId"]
         routes = aws_client("ec2", HUB).search_transit_gateway_routes(
             TransitGatewayRouteTableId=table, Filters=[{"Name": "type", "Values": ["static"]}])["Routes"]
@@ -216,6 +222,8 @@ def _bad_inventory(tmp_path: pathlib.Path, change) -> str:
     ("more AZs than the plan has room for", lambda d: d["regions"]["eu-west-1"].update(azs=list("abcdefghi")), [], "azs"),
     ("no hub", lambda d: d["regions"]["us-east-1"].update(role="spoke"), [], "hub"),
     ("missing CIDR", lambda d: None, ["-e", '{"network_cidr_plan": {"azs": ["a"], "subnets": {}}}'], "network_cidr_plan is incomplete"),
+    ("access key without its secret", lambda d: None, ["-e", '{"aws_session_base_credentials": {"access_key": "AKIAEXAMPLE"}}'],
+     "aws_session_base_credentials may hold access_key and secret_key (together)"),
 ])
 def test_bad_input_fails_before_any_aws_call(lab, tmp_path, case, change, extra, expected):
     recorder = _Recorder()
