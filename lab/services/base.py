@@ -46,14 +46,14 @@ class LabContext:
             self._binaries[component] = resolved
         return self._binaries[component]
 
-    def python(self) -> str:
-        """An interpreter that has moto installed: this one, else the repo's venv."""
-        if importlib.util.find_spec("moto") is not None:
+    def python(self, module: str = "moto") -> str:
+        """An interpreter that can import ``module``: this one, else the repo's venv."""
+        if importlib.util.find_spec(module) is not None:
             return sys.executable
         venv_python = REPO_ROOT / ".venv" / "bin" / "python"
         if venv_python.exists():
             return str(venv_python)
-        raise LabError("moto is not installed in this interpreter nor in .venv")
+        raise LabError(f"{module} is not installed in this interpreter nor in .venv (make bootstrap)")
 
     def base_env(self) -> dict[str, str]:
         """Environment for a server: ours, minus variables that would redirect clients."""

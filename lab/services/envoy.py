@@ -174,7 +174,7 @@ class EnvoyService(Service):
     def argv(self, ctx: LabContext) -> list[str]:
         crds = crds_file()  # resolved (and cached) here, so the starter does not build anything
         # -c rather than -m: lab.services imports this module, and runpy warns about running it twice.
-        return [sys.executable if _has_kubernetes() else str(REPO_ROOT / ".venv" / "bin" / "python"),
+        return [ctx.python("kubernetes"),
                 "-c", "import sys; from lab.services.envoy import main; main(sys.argv[1:])",
                 "--kubeconfig", str(ctx.paths.kubeconfig(self.region, "admin")),
                 "--crds", str(crds), "--", *self.envoy_argv(ctx)]
@@ -197,12 +197,6 @@ class EnvoyService(Service):
             "cds_file": str(cds_file(ctx, self.region)),
             "logs_upstream_url": f"http://{self.ports_table.address('logs_echo')}",
         }
-
-
-def _has_kubernetes() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("kubernetes") is not None
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,7 +12,6 @@ before any role runs, and a failed install shows in the service's log like any s
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 import time
@@ -28,15 +27,6 @@ CRD_FILE = OPERATOR_DIR / "deploy" / "crd.yaml"
 CRD_NAME = "tenants.observability.meridian.io"
 # Short in the lab so tests see drift healed quickly; a real cluster uses the operator's default (60 s).
 LAB_RESYNC_SECONDS = 15
-
-
-def _python_with_kopf() -> str:
-    if importlib.util.find_spec("kopf") is not None:
-        return sys.executable
-    venv_python = REPO_ROOT / ".venv" / "bin" / "python"
-    if venv_python.exists():
-        return str(venv_python)
-    raise LabError("kopf is not installed in this interpreter nor in .venv (make bootstrap)")
 
 
 class TenantOperatorService(Service):
@@ -61,7 +51,7 @@ class TenantOperatorService(Service):
 
     def argv(self, ctx: LabContext) -> list[str]:
         # -c rather than -m: lab.services imports this module, and runpy warns about running it twice.
-        return [_python_with_kopf(), "-c", "import sys; from lab.services.tenant_operator import main; "
+        return [ctx.python("kopf"), "-c", "import sys; from lab.services.tenant_operator import main; "
                 "main(sys.argv[1:])", self.marker()]
 
     def env(self, ctx: LabContext) -> dict[str, str]:

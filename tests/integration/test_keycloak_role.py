@@ -18,6 +18,7 @@ import requests
 import yaml
 
 from tests.support.ansible import REPO, run_ansible
+from tests.support.keycloak import KeycloakAdmin
 
 pytestmark = pytest.mark.lab
 
@@ -41,24 +42,8 @@ def assert_not_printed(secret: str, completed) -> None:
             raise AssertionError(f"a secret appears in the output, line {number}")
 
 
-class Admin:
-    """The test's own view of Keycloak through the admin API (a fresh token per call: master tokens live 60 s)."""
-
-    def __init__(self, keycloak: dict) -> None:
-        self.url = keycloak["url"]
-        self.keycloak = keycloak
-
-    def _headers(self) -> dict:
-        response = requests.post(f"{self.url}/realms/{self.keycloak['admin_realm']}/protocol/openid-connect/token",
-                                 data={"grant_type": "password", "client_id": self.keycloak["admin_client_id"],
-                                       "username": self.keycloak["admin_username"],
-                                       "password": self.keycloak["admin_password"]}, timeout=TIMEOUT)
-        assert response.status_code == 200, response.text
-        return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-    def call(self, method: str, path: str, **kwargs) -> requests.Response:
-        return requests.request(method, f"{self.url}/admin/realms{path}", headers=self._headers(), timeout=TIMEOUT,
-                                **kwargs)
+class Admin(KeycloakAdmin):
+    """KeycloakAdmin plus the reads this file asserts on."""
 
     def realm_names(self) -> list[str]:
         response = self.call("GET", "", params={"briefRepresentation": "true"})
