@@ -1,4 +1,4 @@
-"""Command line: python -m lab {up,down,status,start,stop,env,ports}."""
+"""Command line: python -m lab {up,down,status,start,stop,env,ports,tool-path}."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import time
 
 from lab.services import LabError
 from lab.runtime import Lab
+from lab.tools import tool_path
 from lab.topology import port_table, service_names
 
 
@@ -31,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("services", nargs="+", metavar="SERVICE", choices=service_names())
     commands.add_parser("env", help="print shell exports for the lab's endpoints")
     commands.add_parser("ports", help="print the fixed port table")
+    tool = commands.add_parser("tool-path", help="print the absolute path of a cached lab binary (builds nothing)")
+    tool.add_argument("binary", help="e.g. gator, opa, cyclonus, promtool, bao")
     return parser
 
 
@@ -50,8 +53,36 @@ def _print_status(rows: list[dict]) -> None:
     print(f"{healthy}/{len(rows)} healthy; resident memory of running services: {total:.0f} MiB")
 
 
+def _print_crd_status(lab: Lab, rows: list[dict]) -> None:
+    """One line per region: the policy CRDs `lab up` installs (lab/crds.py), Established / shipped."""
+    from lab.crds import cluster_crd_status
+
+    for row in rows:
+        if not row["service"].startswith("kube-apiserver-"):
+            continue
+        region = row["region"]
+        if row["state"] != "healthy":
+            print(f"crds {region}: unknown, the API server is {row['state']}")
+            continue
+        try:
+            status = cluster_crd_status(str(lab.paths.kubeconfig(region, "admin")))
+        except LabError as err:
+            print(f"crds {region}: unknown, {err}")
+            continue
+        counts = ", ".join(f"{component} {have}/{ships}" for component, (have, ships) in status.items())
+        complete = all(have == ships and ships for have, ships in status.values())
+        print(f"crds {region}: {counts} Established" + ("" if complete else " (run make lab-up)"))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "tool-path":  # reads only the build cache: no lab state, nothing built
+        try:
+            print(tool_path(args.binary))
+        except LabError as err:
+            print(f"lab: error: {err}", file=sys.stderr)
+            return 1
+        return 0
     lab = Lab(timeout_scale=args.timeout_scale)
     try:
         if args.command == "up":
@@ -73,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(rows, indent=2))
             else:
                 _print_status(rows)
+                _print_crd_status(lab, rows)
             if args.check and any(r["state"] != "healthy" for r in rows):
                 return 1
         elif args.command == "env":

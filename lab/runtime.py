@@ -207,7 +207,20 @@ class Lab:
             if waiting:
                 time.sleep(POLL_INTERVAL)
         self._write_timings(timings)
+        self._install_cluster_crds(targets)
         return self.describe(ctx)
+
+    def _install_cluster_crds(self, targets: list[Service]) -> None:
+        """The policy CRDs no lab service installs (lab/crds.py), on every up, into each target API server."""
+        from lab.crds import install_cluster_crds
+
+        for service in targets:
+            if service.kind == "kube-apiserver":
+                started = time.monotonic()
+                installed = install_cluster_crds(str(self.paths.kubeconfig(service.region, "admin")))
+                counts = ", ".join(f"{component} {len(names)}" for component, names in installed.items())
+                self.out(f"  {'crds-' + str(service.region):<36} {'applied':<12} {counts} "
+                         f"Established ({time.monotonic() - started:.1f}s)")
 
     def _launch(self, service: Service, ctx: LabContext) -> PidRecord:
         busy = [port for port in service.ports() if _port_in_use(port)]

@@ -4,7 +4,7 @@ Every version is pinned in lab/versions.yml. Results are cached outside the
 repository, keyed by component and version (see lab/build/cache.py for the
 layout). Keycloak is unpacked to <cache>/keycloak/<version>/keycloak-<version>/.
 OpenBao and Envoy are not built: pinned PyPI wheels provide ``bao`` and ``envoy`` in the
-repo's .venv. The Istio CRDs are files copied from the istio.io/api Go module.
+repo's .venv. The Istio, Gatekeeper and Cilium CRDs are files copied from their Go modules.
 
     versions.py   versions.yml, build order, BuildError
     cache.py      cache paths, BUILD-OK stamps, the per-version lock
@@ -12,7 +12,7 @@ repo's .venv. The Istio CRDs are files copied from the istio.io/api Go module.
     go.py         Go wrapper modules and `go build`
     maven.py      the Keycloak distribution
     pip.py        the OpenBao wheel's `bao`, the Envoy wheel's `envoy`
-    gomod_files.py  files from a Go module (the Istio CRDs)
+    gomod_files.py  files from a Go module (the Istio, Gatekeeper and Cilium CRDs)
     __main__.py   the command line: python -m lab.build [--optional] [--force] [component ...]
 
 Python API (used by the lab runtime)::

@@ -114,6 +114,9 @@ def cached_result(spec: dict, version_dir: pathlib.Path) -> dict[str, pathlib.Pa
         elif key.endswith("_file"):  # data, not a program
             if not path.is_file():
                 return None
+        elif key.endswith("_dir"):  # a directory of data files, never empty
+            if not path.is_dir() or not any(path.iterdir()):
+                return None
         elif not (path.is_file() and os.access(path, os.X_OK)):
             return None
     if spec.get("kind") == "pip":

@@ -48,3 +48,47 @@ def test_warm_build_prints_a_summary_line_per_component(warm_cache, tmp_path):
         assert re.search(rf"^  {name} +{version} +cached \(built in \d+ s\)$", completed.stderr, re.M)
     assert "a cold build takes about 20 minutes on 2 cores (longer on a busy machine) and happens once" in completed.stderr
     assert "everything is cached, nothing to build" in run_log
+
+
+#: The policy tooling (issue 11): component -> its binaries and the version each one reports.
+POLICY_COMPONENTS = {
+    "gator": {"gator": (["--version"], "gator version v3.23.1")},
+    "opa": {"opa": (["version"], "Version: 1.22.4")},
+    "cyclonus": {"cyclonus": (["version"], "v0.5.6")},
+    "gatekeeper-crds": {},
+    "cilium-crds": {},
+}
+
+
+def test_policy_components_are_cached_with_a_summary_line(warm_cache, tmp_path):
+    env = dict(os.environ, MERIDIAN_LAB_STATE_DIR=str(tmp_path))
+    completed = subprocess.run([sys.executable, "-m", "lab.build", *POLICY_COMPONENTS], cwd=REPO, env=env,
+                               capture_output=True, text=True, timeout=300, check=False)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    for name in POLICY_COMPONENTS:
+        version = re.escape(str(warm_cache["components"][name]["version"]))
+        assert re.search(rf"^lab-build: {name} {version} cached \(built in \d+ s\)$", completed.stdout, re.M), \
+            completed.stdout
+
+
+def test_tool_path_finds_each_policy_binary_and_it_is_the_pinned_version(warm_cache):
+    for binaries in POLICY_COMPONENTS.values():
+        for binary, (args, expect) in binaries.items():
+            found = subprocess.run([sys.executable, "-m", "lab", "tool-path", binary], cwd=REPO,
+                                   capture_output=True, text=True, timeout=60, check=False)
+            assert found.returncode == 0, found.stderr
+            path = found.stdout.strip()
+            assert os.path.isabs(path) and os.access(path, os.X_OK), path
+            ran = subprocess.run([path, *args], capture_output=True, text=True, timeout=60, check=False)
+            assert ran.returncode == 0 and expect in ran.stdout + ran.stderr, ran.stdout + ran.stderr
+
+
+def test_tool_path_fails_with_the_fix_on_a_cold_cache(warm_cache, tmp_path):
+    env = dict(os.environ, MERIDIAN_LAB_CACHE=str(tmp_path / "cold"))
+    env.pop("MERIDIAN_LAB_BINARY_GATOR", None)
+    completed = subprocess.run([sys.executable, "-m", "lab", "tool-path", "gator"], cwd=REPO, env=env,
+                               capture_output=True, text=True, timeout=60, check=False)
+    assert completed.returncode == 1
+    assert completed.stdout == ""
+    assert "run make lab-build" in completed.stderr
+    assert not (tmp_path / "cold" / "gator").exists()  # it built nothing

@@ -159,3 +159,117 @@ def test_service_account_token_passes_token_review(kube_api, region, namespace):
     review = client.AuthenticationV1Api(admin).create_token_review(
         client.V1TokenReview(spec=client.V1TokenReviewSpec(token=forged)))
     assert not review.status.authenticated
+
+
+# --- the policy CRDs `lab up` installs (lab/crds.py): Gatekeeper's and Cilium's, validated by their real schemas ---
+
+GATEKEEPER_TEMPLATES = ("templates.gatekeeper.sh", "v1", "constrainttemplates")
+CILIUM_CLUSTERWIDE = ("cilium.io", "v2", "ciliumclusterwidenetworkpolicies")
+
+
+def _constraint_template(name: str, kind: str, targets) -> dict:
+    return {
+        "apiVersion": "templates.gatekeeper.sh/v1",
+        "kind": "ConstraintTemplate",
+        "metadata": {"name": name},
+        "spec": {"crd": {"spec": {"names": {"kind": kind}}}, "targets": targets},
+    }
+
+
+def _cilium_dns_egress(name: str, protocol: str) -> dict:
+    return {
+        "apiVersion": "cilium.io/v2",
+        "kind": "CiliumClusterwideNetworkPolicy",
+        "metadata": {"name": name},
+        "spec": {
+            "endpointSelector": {"matchLabels": {"meridian.io/tenant": "acme"}},
+            "egress": [{"toEndpoints": [{"matchLabels": {"k8s:io.kubernetes.pod.namespace": "kube-system"}}],
+                        "toPorts": [{"ports": [{"port": "53", "protocol": protocol}]}]}],
+        },
+    }
+
+
+def _delete_cluster_object(custom: client.CustomObjectsApi, resource: tuple[str, str, str], name: str) -> None:
+    try:
+        custom.delete_cluster_custom_object(*resource, name)
+    except ApiException as err:
+        if err.status != 404:
+            raise
+
+
+def test_lab_up_installed_the_policy_crds(kube_api, region):
+    from lab.crds import cluster_crd_paths, crd_documents
+
+    extensions = client.ApiextensionsV1Api(kube_api(region))
+    shipped = {component: [doc["metadata"]["name"] for path in paths for doc in crd_documents(path)]
+               for component, paths in cluster_crd_paths().items()}
+    assert len(shipped["gatekeeper-crds"]) == 17
+    assert "constrainttemplates.templates.gatekeeper.sh" in shipped["gatekeeper-crds"]
+    assert sorted(shipped["cilium-crds"]) == ["ciliumclusterwidenetworkpolicies.cilium.io",
+                                              "ciliumnetworkpolicies.cilium.io"]
+    for component, names in shipped.items():
+        for name in names:
+            conditions = extensions.read_custom_resource_definition(name).status.conditions or []
+            assert any(c.type == "Established" and c.status == "True" for c in conditions), (component, name)
+
+
+def test_constraint_template_with_rego_is_stored(kube_api, region, unique):
+    custom = client.CustomObjectsApi(kube_api(region))
+    name = f"labtest{unique}"
+    rego = ("package labtest\n\n"
+            "violation[{\"msg\": msg}] {\n"
+            "  not input.review.object.metadata.labels[\"meridian.io/tenant\"]\n"
+            "  msg := \"the tenant label is missing\"\n"
+            "}\n")
+    template = _constraint_template(name, f"LabTest{unique}", [{"target": "admission.k8s.gatekeeper.sh", "rego": rego}])
+    try:
+        custom.create_cluster_custom_object(*GATEKEEPER_TEMPLATES, template)
+        stored = custom.get_cluster_custom_object(*GATEKEEPER_TEMPLATES, name)
+        assert stored["spec"]["targets"][0]["rego"] == rego
+        assert stored["spec"]["crd"]["spec"]["names"]["kind"] == f"LabTest{unique}"
+    finally:
+        _delete_cluster_object(custom, GATEKEEPER_TEMPLATES, name)
+
+
+def test_constraint_template_of_the_wrong_shape_is_refused(kube_api, region, unique):
+    custom = client.CustomObjectsApi(kube_api(region))
+    name = f"labtest{unique}"
+    broken = _constraint_template(name, f"LabTest{unique}", {"target": "admission.k8s.gatekeeper.sh"})
+    try:
+        with pytest.raises(ApiException) as refused:
+            custom.create_cluster_custom_object(*GATEKEEPER_TEMPLATES, broken)
+        assert refused.value.status == 422
+        assert "spec.targets" in refused.value.body
+        with pytest.raises(ApiException) as missing:  # never stored
+            custom.get_cluster_custom_object(*GATEKEEPER_TEMPLATES, name)
+        assert missing.value.status == 404
+    finally:
+        _delete_cluster_object(custom, GATEKEEPER_TEMPLATES, name)
+
+
+def test_constraints_cannot_be_stored_without_gatekeeper(kube_api, region, unique):
+    """The Constraint kinds are CRDs Gatekeeper's controller generates from each template; the lab does not run it."""
+    custom = client.CustomObjectsApi(kube_api(region))
+    constraint = {"apiVersion": "constraints.gatekeeper.sh/v1beta1", "kind": "K8sRequiredLabels",
+                  "metadata": {"name": f"labtest{unique}"}, "spec": {}}
+    with pytest.raises(ApiException) as refused:
+        custom.create_cluster_custom_object("constraints.gatekeeper.sh", "v1beta1", "k8srequiredlabels", constraint)
+    assert refused.value.status == 404
+
+
+def test_cilium_clusterwide_policy_is_validated_by_ciliums_schema(kube_api, region, unique):
+    custom = client.CustomObjectsApi(kube_api(region))
+    valid, invalid = f"labtest-valid-{unique}", f"labtest-invalid-{unique}"
+    try:
+        with pytest.raises(ApiException) as refused:
+            custom.create_cluster_custom_object(*CILIUM_CLUSTERWIDE, _cilium_dns_egress(invalid, "DNS"))
+        assert refused.value.status == 422
+        assert "spec.egress[0].toPorts[0].ports[0].protocol" in refused.value.body
+        assert "Unsupported value" in refused.value.body
+
+        custom.create_cluster_custom_object(*CILIUM_CLUSTERWIDE, _cilium_dns_egress(valid, "UDP"))
+        stored = custom.get_cluster_custom_object(*CILIUM_CLUSTERWIDE, valid)
+        assert stored["spec"]["egress"][0]["toPorts"][0]["ports"][0] == {"port": "53", "protocol": "UDP"}
+    finally:
+        _delete_cluster_object(custom, CILIUM_CLUSTERWIDE, valid)
+        _delete_cluster_object(custom, CILIUM_CLUSTERWIDE, invalid)
