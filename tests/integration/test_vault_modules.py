@@ -1,0 +1,278 @@
+"""The Vault modules against each lab region's real OpenBao (and, for Kubernetes auth, its real API server).
+
+Every module runs as Ansible runs it: a generated one-task playbook, the URL set once through
+``module_defaults: group/meridian.observability.vault`` and the token taken from VAULT_TOKEN in the
+environment (never the command line), run by ansible-playbook through tests/support/ansible.py. The
+tests read the server back with hvac themselves, so a module that only claims a change fails them,
+and they change things by hand to prove the modules put them back.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import uuid
+
+import hvac
+import pytest
+
+from tests.support.ansible import run_tasks
+
+pytestmark = pytest.mark.lab
+
+
+# ---------------------------------------------------------------- helpers
+
+@pytest.fixture
+def vault(lab, region) -> dict:
+    return lab["regions"][region]["vault"]
+
+
+@pytest.fixture
+def root(vault) -> hvac.Client:
+    client = hvac.Client(url=vault["addr"], token=vault["token"])
+    assert client.is_authenticated()
+    return client
+
+
+def play(tmp_path: pathlib.Path, vault: dict, module: str, args: dict, *, check: bool = False, diff: bool = False,
+         connection: dict | None = None, token: str | None = None) -> tuple[dict, str]:
+    """Run one task through ansible-playbook; returns (the task's result, the whole output)."""
+    defaults = {"url": vault["addr"], **(connection or {})}
+    results, completed = run_tasks(tmp_path, [{"name": "under test", f"meridian.observability.{module}": args}],
+                                   module_defaults={"group/meridian.observability.vault": defaults},
+                                   check=check, diff=diff, timeout=180,
+                                   env={"VAULT_TOKEN": vault["token"] if token is None else token, "BAO_TOKEN": ""})
+    return results[0], completed.stdout + completed.stderr
+
+
+def ok(result: dict) -> dict:
+    assert not result.get("failed"), result.get("msg")
+    return result
+
+
+def failed(result: dict) -> str:
+    assert result.get("failed"), result
+    return result["msg"]
+
+
+def unchanged(result: dict) -> None:
+    ok(result)
+    assert not result["changed"] and result["actions"] == [] and result["api_requests"]["write"] == 0, result
+
+
+def read_policy(root: hvac.Client, name: str) -> str | None:
+    try:
+        return root.sys.read_acl_policy(name)["data"]["policy"]
+    except hvac.exceptions.InvalidPath:
+        return None
+
+
+def read_path(root: hvac.Client, path: str) -> dict | None:
+    try:
+        return root.read(path)
+    except hvac.exceptions.InvalidPath:
+        return None
+
+
+def unique(label: str) -> str:
+    return f"it-{label}-{uuid.uuid4().hex[:8]}"
+
+
+# ---------------------------------------------------------------- vault_policy
+
+POLICY = 'path "it-team/data/*" {\n  capabilities = ["read", "list"]\n}\n'
+
+
+@pytest.fixture
+def policy_name(root):
+    name = unique("policy")
+    yield name
+    root.sys.delete_acl_policy(name)
+
+
+def test_policy_check_apply_rerun_drift_absent(tmp_path, vault, root, policy_name):
+    args = {"name": policy_name, "policy": POLICY}
+    check, _ = play(tmp_path, vault, "vault_policy", args, check=True, diff=True)
+    assert ok(check)["changed"] and check["api_requests"] == {"read": 1, "write": 0}
+    assert check["diff"]["before"] == "" and check["diff"]["after"] == POLICY
+    assert read_policy(root, policy_name) is None
+
+    applied, out = play(tmp_path, vault, "vault_policy", args, diff=True)
+    assert ok(applied)["changed"] and applied["actions"] == [f"create policy {policy_name}"] == check["actions"]
+    assert read_policy(root, policy_name) == POLICY
+    assert applied["diff"] == {"before": "", "after": POLICY, "before_header": f"policy {policy_name}",
+                               "after_header": f"policy {policy_name}"}
+    assert vault["token"] not in out
+
+    for rerun in (play(tmp_path, vault, "vault_policy", args, check=True)[0],
+                  play(tmp_path, vault, "vault_policy", {**args, "policy": POLICY.replace("\n", "  \r\n")})[0]):
+        unchanged(rerun)  # trailing blanks and CRLF are no difference
+
+    root.sys.create_or_update_acl_policy(policy_name, 'path "it-team/data/*" { capabilities = ["create"] }')
+    drift_check, _ = play(tmp_path, vault, "vault_policy", args, check=True, diff=True)
+    assert ok(drift_check)["changed"] and "create" in drift_check["diff"]["before"]
+    assert read_policy(root, policy_name) != POLICY
+    repaired, _ = play(tmp_path, vault, "vault_policy", args)
+    assert ok(repaired)["changed"] and repaired["api_requests"] == {"read": 1, "write": 1}
+    assert read_policy(root, policy_name) == POLICY
+
+    absent = {"name": policy_name, "state": "absent"}
+    absent_check, _ = play(tmp_path, vault, "vault_policy", absent, check=True)
+    assert ok(absent_check)["changed"] and read_policy(root, policy_name) == POLICY
+    gone, _ = play(tmp_path, vault, "vault_policy", absent)
+    assert ok(gone)["changed"] and read_policy(root, policy_name) is None
+    unchanged(play(tmp_path, vault, "vault_policy", absent)[0])
+
+
+def test_policy_hcl_the_server_rejects_fails_naming_policy(tmp_path, vault, root, policy_name):
+    message = failed(play(tmp_path, vault, "vault_policy", {"name": policy_name, "policy": 'path "x" { capa'})[0])
+    assert message.startswith("policy: ") and "Fix: correct the HCL" in message
+    assert read_policy(root, policy_name) is None
+
+
+# ---------------------------------------------------------------- connection failures
+
+def test_a_bad_token_fails_naming_the_token_and_its_twin_succeeds(tmp_path, vault, root, policy_name):
+    args = {"name": policy_name, "policy": POLICY}
+    result, out = play(tmp_path, vault, "vault_policy", args, token="it-not-a-token-" + uuid.uuid4().hex)
+    message = failed(result)
+    assert "refused the token" in message and "check token (or VAULT_TOKEN/BAO_TOKEN)" in message
+    assert "it-not-a-token-" not in out and read_policy(root, policy_name) is None
+    ok(play(tmp_path, vault, "vault_policy", args)[0])
+    assert read_policy(root, policy_name) == POLICY
+
+
+def test_an_unreachable_url_fails_naming_the_url(tmp_path, vault, policy_name):
+    dead = "http://127.0.0.1:9"  # discard port: nothing listens there
+    result, _ = play(tmp_path, vault, "vault_policy", {"name": policy_name, "policy": POLICY}, connection={"url": dead})
+    message = failed(result)
+    assert f"cannot reach Vault at {dead}" in message and "Check url (or VAULT_ADDR/BAO_ADDR)" in message
+
+
+def test_a_missing_token_fails_before_any_request(tmp_path, vault, policy_name):
+    result, _ = play(tmp_path, vault, "vault_policy", {"name": policy_name, "policy": POLICY}, token="")
+    assert failed(result).startswith("token is required") and result["api_requests"] == {}
+
+
+# ---------------------------------------------------------------- vault_tenant
+
+@pytest.fixture
+def tenant_mounts(root):
+    """A KV v2 mount and a bare Kubernetes auth mount for tenant tests, removed afterwards."""
+    kv, auth = unique("kv"), unique("k8s")
+    root.sys.enable_secrets_engine("kv", path=kv, options={"version": "2"})
+    root.sys.enable_auth_method("kubernetes", path=auth)
+    yield {"kv": kv, "auth": auth}
+    root.sys.disable_auth_method(auth)
+    root.sys.disable_secrets_engine(kv)
+
+
+def expected_tenant_policy(kv: str, tenant: str) -> str:
+    return (f"# Managed by meridian.observability: tenant {tenant} reads its own secrets and nothing else.\n"
+            f'path "{kv}/data/{tenant}/*" {{\n  capabilities = ["read", "list"]\n}}\n'
+            f'path "{kv}/metadata/{tenant}/*" {{\n  capabilities = ["read", "list"]\n}}\n')
+
+
+def test_tenant_check_apply_rerun_drift_offboard(tmp_path, vault, root, tenant_mounts):
+    kv, auth = tenant_mounts["kv"], tenant_mounts["auth"]
+    tenant = "it" + uuid.uuid4().hex[:8]
+    args = {"tenant": tenant, "auth_mount_path": auth, "kv_mount_path": kv, "token_ttl": "10m"}
+    role_path = f"auth/{auth}/role/{tenant}"
+    try:
+        check, _ = play(tmp_path, vault, "vault_tenant", args, check=True, diff=True)
+        assert ok(check)["changed"] and check["changed_parts"] == ["policy", "role"]
+        assert check["api_requests"]["write"] == 0 and check["diff"]["before"] == {"policy": None, "role": None}
+        assert read_path(root, role_path) is None and read_policy(root, f"tenant-{tenant}") is None
+
+        applied, _ = play(tmp_path, vault, "vault_tenant", args, diff=True)
+        assert ok(applied)["changed"] and applied["actions"] == check["actions"]
+        assert applied["policy_name"] == f"tenant-{tenant}" and applied["role_name"] == tenant
+        assert read_policy(root, f"tenant-{tenant}") == expected_tenant_policy(kv, tenant)
+        role = read_path(root, role_path)["data"]
+        assert role["bound_service_account_names"] == ["workload"]
+        assert role["bound_service_account_namespaces"] == [tenant]
+        assert role["audience"] == "vault" and role["token_policies"] == [f"tenant-{tenant}"]
+        assert (role["token_ttl"], role["token_max_ttl"]) == (600, 3600)
+
+        for rerun in (play(tmp_path, vault, "vault_tenant", args, check=True)[0],
+                      play(tmp_path, vault, "vault_tenant", args)[0]):
+            unchanged(rerun)
+            # Two reads per tenant on a run with nothing to do: the role and the policy.
+            assert rerun["api_requests"] == {"read": 2, "write": 0} and rerun["changed_parts"] == []
+
+        # By hand: a wider role and a wider policy. The module narrows both back.
+        root.write(role_path, bound_service_account_names=["workload", "intruder"],
+                   bound_service_account_namespaces=["*"], token_policies=[f"tenant-{tenant}", "default"],
+                   audience="vault", token_ttl=86400, token_max_ttl=86400)
+        root.sys.create_or_update_acl_policy(f"tenant-{tenant}", f'path "{kv}/*" {{ capabilities = ["read"] }}')
+        drift, _ = play(tmp_path, vault, "vault_tenant", args, diff=True)
+        assert ok(drift)["changed"] and drift["changed_parts"] == ["policy", "role"]
+        assert drift["diff"]["before"]["role"]["bound_service_account_namespaces"] == ["*"]
+        assert drift["diff"]["after"]["role"]["token_ttl"] == 600
+        assert read_policy(root, f"tenant-{tenant}") == expected_tenant_policy(kv, tenant)
+        role = read_path(root, role_path)["data"]
+        assert role["bound_service_account_namespaces"] == [tenant] and role["bound_service_account_names"] == ["workload"]
+        assert role["token_policies"] == [f"tenant-{tenant}"] and role["token_ttl"] == 600
+
+        # Offboarding keeps the secrets unless asked; check mode with the flag predicts and deletes nothing.
+        for key in ("app/db", "app/nested/api", "config"):
+            root.secrets.kv.v2.create_or_update_secret(mount_point=kv, path=f"{tenant}/{key}", secret={"v": key})
+        root.secrets.kv.v2.create_or_update_secret(mount_point=kv, path="other/config", secret={"v": "other"})
+        absent = {**args, "state": "absent"}
+        purge_check, _ = play(tmp_path, vault, "vault_tenant", {**absent, "purge_secrets": True}, check=True, diff=True)
+        assert ok(purge_check)["changed"] and purge_check["secrets_deleted"] == 3
+        assert purge_check["changed_parts"] == ["policy", "role", "secrets"]
+        assert purge_check["api_requests"]["write"] == 0 and read_path(root, role_path) is not None
+        assert len(root.secrets.kv.v2.list_secrets(mount_point=kv, path=f"{tenant}/")["data"]["keys"]) == 2
+
+        offboarded, _ = play(tmp_path, vault, "vault_tenant", absent)
+        assert ok(offboarded)["changed"] and offboarded["changed_parts"] == ["policy", "role"]
+        assert offboarded["actions"] == [f"delete role {role_path}", f"delete policy tenant-{tenant}"]
+        assert read_path(root, role_path) is None and read_policy(root, f"tenant-{tenant}") is None
+        assert root.secrets.kv.v2.read_secret_version(mount_point=kv, path=f"{tenant}/config",
+                                                      raise_on_deleted_version=True)["data"]["data"] == {"v": "config"}
+        unchanged(play(tmp_path, vault, "vault_tenant", absent)[0])
+
+        purged, _ = play(tmp_path, vault, "vault_tenant", {**absent, "purge_secrets": True})
+        assert ok(purged)["changed"] and purged["changed_parts"] == ["secrets"] and purged["secrets_deleted"] == 3
+        with pytest.raises(hvac.exceptions.InvalidPath):
+            root.secrets.kv.v2.list_secrets(mount_point=kv, path=f"{tenant}/")
+        # Another tenant's folder is untouched.
+        assert root.secrets.kv.v2.read_secret_version(mount_point=kv, path="other/config",
+                                                      raise_on_deleted_version=True)["data"]["data"] == {"v": "other"}
+        unchanged(play(tmp_path, vault, "vault_tenant", {**absent, "purge_secrets": True})[0])
+    finally:
+        root.sys.delete_acl_policy(f"tenant-{tenant}")
+
+
+def test_tenant_role_on_a_missing_auth_mount_fails_naming_auth_mount_path(tmp_path, vault, root, tenant_mounts):
+    tenant = "it" + uuid.uuid4().hex[:8]
+    args = {"tenant": tenant, "auth_mount_path": tenant_mounts["auth"] + "-missing", "kv_mount_path": tenant_mounts["kv"]}
+    message = failed(play(tmp_path, vault, "vault_tenant", args)[0])
+    assert message.startswith("auth_mount_path: there is nothing at auth/") and "vault_kubernetes_auth" in message
+    assert read_policy(root, f"tenant-{tenant}") is None  # failed before any write
+
+
+TENANT_BAD_INPUTS = {
+    "upper-case": ({"tenant": "Acme"}, "tenant: 'Acme' is not a DNS-1123 label"),
+    "reserved-prefix": ({"tenant": "kube-public"}, "tenant: 'kube-public' is reserved for the platform"),
+    "reserved-name": ({"tenant": "vault"}, "tenant: 'vault' is reserved for the platform"),
+    "too-long": ({"tenant": "t" * 41}, "tenant: 't"),
+    "bad-namespace": ({"kubernetes_namespace": "Not_A_Namespace"}, "kubernetes_namespace: 'Not_A_Namespace'"),
+    "bad-service-account": ({"service_account": "work load"}, "service_account: 'work load'"),
+    "empty-audience": ({"audience": " "}, "audience must not be empty"),
+    "bad-ttl": ({"token_ttl": "15 minutes"}, "token_ttl: '15 minutes' is not a duration"),
+    "ttl-over-max": ({"token_ttl": "2h", "token_max_ttl": "1h"}, "token_ttl (7200s) is longer than token_max_ttl"),
+    "bad-kv-path": ({"kv_mount_path": "a//b c"}, "kv_mount_path: 'a//b c' is not a mount path"),
+}
+
+
+@pytest.mark.parametrize("region", ["us-east-1"])
+@pytest.mark.parametrize("case", sorted(TENANT_BAD_INPUTS))
+def test_tenant_bad_input_fails_naming_the_field_before_any_request(tmp_path, vault, root, case):
+    change, expected = TENANT_BAD_INPUTS[case]
+    args = {"tenant": "it" + uuid.uuid4().hex[:8], "auth_mount_path": "kubernetes", "kv_mount_path": "tenants", **change}
+    result, _ = play(tmp_path, vault, "vault_tenant", args)
+    assert expected in failed(result) and result["api_requests"] == {}
+    if case == "too-long":
+        assert "at most 40 are allowed" in result["msg"]
