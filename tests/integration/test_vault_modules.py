@@ -276,3 +276,191 @@ def test_tenant_bad_input_fails_naming_the_field_before_any_request(tmp_path, va
     assert expected in failed(result) and result["api_requests"] == {}
     if case == "too-long":
         assert "at most 40 are allowed" in result["msg"]
+
+
+# ---------------------------------------------------------------- vault_secrets_engine
+
+@pytest.fixture
+def engine_path(root):
+    path = unique("engine")
+    yield path
+    if f"{path}/" in root.sys.list_mounted_secrets_engines()["data"]:
+        root.sys.disable_secrets_engine(path)
+
+
+def mounts(root: hvac.Client) -> dict:
+    return root.sys.list_mounted_secrets_engines()["data"]
+
+
+def test_secrets_engine_check_apply_rerun_drift_absent(tmp_path, vault, root, engine_path):
+    args = {"path": engine_path, "engine_type": "kv", "options": {"version": 2}, "description": "it tenants"}
+    check, _ = play(tmp_path, vault, "vault_secrets_engine", args, check=True, diff=True)
+    assert ok(check)["changed"] and check["api_requests"] == {"read": 1, "write": 0}
+    assert check["diff"] == {"before": {}, "after": {"type": "kv", "description": "it tenants",
+                                                     "options": {"version": "2"}}}
+    assert f"{engine_path}/" not in mounts(root)
+
+    applied, _ = play(tmp_path, vault, "vault_secrets_engine", args)
+    assert ok(applied)["changed"] and applied["exists"] and applied["engine_type"] == "kv"
+    mount = mounts(root)[f"{engine_path}/"]
+    assert mount["type"] == "kv" and mount["options"]["version"] == "2" and mount["description"] == "it tenants"
+    for rerun in (play(tmp_path, vault, "vault_secrets_engine", args, check=True)[0],
+                  play(tmp_path, vault, "vault_secrets_engine", args)[0]):
+        unchanged(rerun)
+    # kv-v2 is the same engine: nothing to do.
+    unchanged(play(tmp_path, vault, "vault_secrets_engine", {**args, "engine_type": "kv-v2", "options": {}})[0])
+
+    root.sys.tune_mount_configuration(engine_path, description="changed by hand")
+    drift, _ = play(tmp_path, vault, "vault_secrets_engine", args, diff=True)
+    assert ok(drift)["changed"] and drift["actions"] == [f"update secrets engine {engine_path} (description)"]
+    assert drift["diff"]["before"]["description"] == "changed by hand"
+    assert mounts(root)[f"{engine_path}/"]["description"] == "it tenants"
+
+    root.secrets.kv.v2.create_or_update_secret(mount_point=engine_path, path="keep/me", secret={"v": "1"})
+    absent = {"path": engine_path, "engine_type": "kv", "state": "absent"}
+    absent_check, _ = play(tmp_path, vault, "vault_secrets_engine", absent, check=True)
+    assert ok(absent_check)["changed"] and f"{engine_path}/" in mounts(root)
+    gone, _ = play(tmp_path, vault, "vault_secrets_engine", absent)
+    assert ok(gone)["changed"] and not gone["exists"] and f"{engine_path}/" not in mounts(root)
+    unchanged(play(tmp_path, vault, "vault_secrets_engine", absent)[0])
+
+
+def test_a_mount_of_another_type_fails_clearly_and_is_kept(tmp_path, vault, root, engine_path):
+    root.sys.enable_secrets_engine("transit", path=engine_path)
+    for args in ({"path": engine_path, "engine_type": "kv", "options": {"version": "2"}},
+                 {"path": engine_path, "engine_type": "kv", "state": "absent"}):
+        result, _ = play(tmp_path, vault, "vault_secrets_engine", args)
+        message = failed(result)
+        assert message.startswith(f"path: '{engine_path}' already holds a secrets engine of type 'transit', not 'kv'")
+        assert "Fix: choose another path" in message and result["existing_type"] == "transit"
+        assert mounts(root)[f"{engine_path}/"]["type"] == "transit"
+        assert result["api_requests"] == {"read": 1, "write": 0}
+
+
+# ---------------------------------------------------------------- vault_kubernetes_auth against the real API server
+
+@pytest.fixture
+def cluster(lab, region, kube_api):
+    """A namespace with a reviewer (bound to system:auth-delegator) and two workload service accounts."""
+    from kubernetes import client as k8s
+
+    api = kube_api(region, "admin")
+    core, rbac = k8s.CoreV1Api(api), k8s.RbacAuthorizationV1Api(api)
+    namespace = unique("vault")
+    core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=namespace)))
+    for name in ("reviewer", "workload", "other"):
+        core.create_namespaced_service_account(namespace, k8s.V1ServiceAccount(metadata=k8s.V1ObjectMeta(name=name)))
+    binding = f"{namespace}-reviewer"
+    rbac.create_cluster_role_binding(k8s.V1ClusterRoleBinding(
+        metadata=k8s.V1ObjectMeta(name=binding),
+        role_ref=k8s.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name="system:auth-delegator"),
+        subjects=[k8s.RbacV1Subject(kind="ServiceAccount", name="reviewer", namespace=namespace)]))
+
+    def token(service_account: str, audiences: list | None = None) -> str:
+        request = k8s.AuthenticationV1TokenRequest(spec=k8s.V1TokenRequestSpec(
+            audiences=audiences or [], expiration_seconds=3600))
+        return core.create_namespaced_service_account_token(service_account, namespace, request).status.token
+
+    kubernetes = lab["regions"][region]["kubernetes"]
+    yield {"namespace": namespace, "token": token, "host": kubernetes["api_server"],
+           "ca_cert": pathlib.Path(kubernetes["ca_file"]).read_text(), "issuer": kubernetes["service_account_issuer"],
+           "core": core}
+    rbac.delete_cluster_role_binding(binding)
+    core.delete_namespace(namespace)
+
+
+@pytest.fixture
+def auth_path(root):
+    path = unique("k8s")
+    yield path
+    if f"{path}/" in root.sys.list_auth_methods()["data"]:
+        root.sys.disable_auth_method(path)
+
+
+def test_kubernetes_auth_is_configured_so_a_bound_service_account_really_logs_in(
+        tmp_path, vault, root, cluster, auth_path, engine_path):
+    reviewer_jwt = cluster["token"]("reviewer")
+    args = {"mount_path": auth_path, "description": "it cluster", "kubernetes_host": cluster["host"],
+            "kubernetes_ca_cert": cluster["ca_cert"], "token_reviewer_jwt": reviewer_jwt, "issuer": cluster["issuer"]}
+
+    check, out = play(tmp_path, vault, "vault_kubernetes_auth", args, check=True, diff=True)
+    assert ok(check)["changed"] and check["api_requests"] == {"read": 1, "write": 0}
+    assert check["diff"]["after"]["config"]["token_reviewer_jwt"] == "(set)" and reviewer_jwt not in out
+    assert f"{auth_path}/" not in root.sys.list_auth_methods()["data"]
+
+    applied, out = play(tmp_path, vault, "vault_kubernetes_auth", args, diff=True)
+    assert ok(applied)["changed"] and applied["actions"] == check["actions"] and reviewer_jwt not in out
+    assert root.sys.list_auth_methods()["data"][f"{auth_path}/"]["type"] == "kubernetes"
+    config = root.read(f"auth/{auth_path}/config")["data"]
+    assert config["kubernetes_host"] == cluster["host"] and config["token_reviewer_jwt_set"] is True
+    assert config["issuer"] == cluster["issuer"] and config["disable_local_ca_jwt"] is True
+
+    rerun, out = play(tmp_path, vault, "vault_kubernetes_auth", args, diff=True)
+    unchanged(rerun)
+    assert rerun["diff"]["before"] == rerun["diff"]["after"] and reviewer_jwt not in out
+    assert rerun["diff"]["after"]["config"]["token_reviewer_jwt"] == "(set)"
+
+    # A tenant on this mount; its workload logs in with a token the API server issued for the audience.
+    root.sys.enable_secrets_engine("kv", path=engine_path, options={"version": "2"})
+    tenant, namespace = "it" + uuid.uuid4().hex[:8], cluster["namespace"]
+    root.secrets.kv.v2.create_or_update_secret(mount_point=engine_path, path=f"{tenant}/db", secret={"password": "x"})
+    root.secrets.kv.v2.create_or_update_secret(mount_point=engine_path, path="someone-else/db", secret={"v": "y"})
+    try:
+        ok(play(tmp_path, vault, "vault_tenant", {"tenant": tenant, "auth_mount_path": auth_path,
+                                                  "kv_mount_path": engine_path, "kubernetes_namespace": namespace})[0])
+        login = hvac.Client(url=vault["addr"]).auth.kubernetes.login(
+            role=tenant, jwt=cluster["token"]("workload", ["vault"]), mount_point=auth_path)
+        assert sorted(login["auth"]["token_policies"]) == ["default", f"tenant-{tenant}"]
+        assert login["auth"]["metadata"]["service_account_namespace"] == namespace
+        workload = hvac.Client(url=vault["addr"], token=login["auth"]["client_token"])
+        assert workload.secrets.kv.v2.read_secret_version(
+            mount_point=engine_path, path=f"{tenant}/db", raise_on_deleted_version=True)["data"]["data"] == {"password": "x"}
+        with pytest.raises(hvac.exceptions.Forbidden):
+            workload.secrets.kv.v2.read_secret_version(mount_point=engine_path, path="someone-else/db",
+                                                       raise_on_deleted_version=True)
+        # Another service account of the namespace, and the right one with the wrong audience, are refused.
+        for jwt in (cluster["token"]("other", ["vault"]), cluster["token"]("workload", ["not-vault"])):
+            with pytest.raises((hvac.exceptions.Forbidden, hvac.exceptions.InvalidRequest)):
+                hvac.Client(url=vault["addr"]).auth.kubernetes.login(role=tenant, jwt=jwt, mount_point=auth_path)
+    finally:
+        root.sys.delete_acl_policy(f"tenant-{tenant}")
+
+    # By hand: the config points elsewhere and loses its issuer and reviewer JWT. The module puts it all back.
+    root.write(f"auth/{auth_path}/config", kubernetes_host="https://127.0.0.1:1", disable_local_ca_jwt=True,
+               kubernetes_ca_cert=cluster["ca_cert"])
+    drift, out = play(tmp_path, vault, "vault_kubernetes_auth", args, diff=True)
+    assert ok(drift)["changed"] and reviewer_jwt not in out
+    assert drift["actions"] == [f"write auth/{auth_path}/config (kubernetes_host, issuer, disable_iss_validation, "
+                                "token_reviewer_jwt)"]
+    assert drift["diff"]["before"]["config"]["token_reviewer_jwt"] == "(not set)"
+    assert drift["diff"]["after"]["config"]["token_reviewer_jwt"] == "(set)"
+    config = root.read(f"auth/{auth_path}/config")["data"]
+    assert config["kubernetes_host"] == cluster["host"] and config["token_reviewer_jwt_set"] is True
+
+    always = {**args, "update_token_reviewer_jwt": "always"}
+    rotated, out = play(tmp_path, vault, "vault_kubernetes_auth", always, diff=True)
+    assert ok(rotated)["changed"] and rotated["diff"]["after"]["config"]["token_reviewer_jwt"] == "(replaced)"
+    assert reviewer_jwt not in out
+
+    absent = {"mount_path": auth_path, "state": "absent"}
+    absent_check, _ = play(tmp_path, vault, "vault_kubernetes_auth", absent, check=True)
+    assert ok(absent_check)["changed"] and f"{auth_path}/" in root.sys.list_auth_methods()["data"]
+    gone, _ = play(tmp_path, vault, "vault_kubernetes_auth", absent)
+    assert ok(gone)["changed"] and f"{auth_path}/" not in root.sys.list_auth_methods()["data"]
+    unchanged(play(tmp_path, vault, "vault_kubernetes_auth", absent)[0])
+
+
+def test_kubernetes_auth_refuses_another_auth_type_and_bad_config_before_any_write(tmp_path, vault, root, auth_path):
+    root.sys.enable_auth_method("approle", path=auth_path)
+    result, _ = play(tmp_path, vault, "vault_kubernetes_auth",
+                     {"mount_path": auth_path, "kubernetes_host": "https://127.0.0.1:6443",
+                      "kubernetes_ca_cert": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"})
+    assert failed(result).startswith(f"mount_path: '{auth_path}' already holds an auth method of type 'approle'")
+    assert root.sys.list_auth_methods()["data"][f"{auth_path}/"]["type"] == "approle"
+    for change, expected in (({"kubernetes_host": "127.0.0.1:6443"}, "kubernetes_host: '127.0.0.1:6443' is not a URL"),
+                             ({"kubernetes_ca_cert": "/etc/ca.crt"}, "kubernetes_ca_cert is not PEM text"),
+                             ({"kubernetes_ca_cert": None}, "kubernetes_ca_cert is required")):
+        args = {"mount_path": auth_path, "kubernetes_host": "https://127.0.0.1:6443",
+                "kubernetes_ca_cert": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", **change}
+        result, _ = play(tmp_path, vault, "vault_kubernetes_auth", {k: v for k, v in args.items() if v is not None})
+        assert failed(result).startswith(expected) and result["api_requests"] == {}
