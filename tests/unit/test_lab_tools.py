@@ -185,3 +185,46 @@ def test_every_lab_binary_has_a_version_check():
     for name, spec in build.load_versions()["components"].items():
         if spec["kind"] == "go":
             assert set(spec.get("version_check") or {}) == set(spec["binaries"]), name
+
+
+def _status_rows(state: str) -> list[dict]:
+    return [{"service": "moto", "region": "global", "state": "healthy"},
+            {"service": "kube-apiserver-us-east-1", "region": "us-east-1", "state": state}]
+
+
+def test_status_line_per_region_says_when_crds_are_missing(monkeypatch, tmp_path, capsys):
+    from lab import crds
+    from lab.runtime import Lab
+    from lab.state import LabPaths
+
+    answers = iter([{"gatekeeper-crds": (17, 17), "cilium-crds": (2, 2)},
+                    {"gatekeeper-crds": (16, 17), "cilium-crds": (2, 2)}])
+    monkeypatch.setattr(crds, "cluster_crd_status", lambda kubeconfig: next(answers))
+    runtime = Lab(LabPaths(tmp_path))
+    cli._print_crd_status(runtime, _status_rows("healthy"))
+    cli._print_crd_status(runtime, _status_rows("healthy"))
+    cli._print_crd_status(runtime, _status_rows("stopped"))
+    assert capsys.readouterr().out.splitlines() == [
+        "crds us-east-1: gatekeeper-crds 17/17, cilium-crds 2/2 Established",
+        "crds us-east-1: gatekeeper-crds 16/17, cilium-crds 2/2 Established (run make lab-up)",
+        "crds us-east-1: unknown, the API server is stopped",
+    ]
+
+
+def test_every_up_installs_the_policy_crds_into_each_target_api_server(monkeypatch, tmp_path):
+    from lab import crds
+    from lab.runtime import Lab
+    from lab.state import LabPaths
+
+    calls = []
+    monkeypatch.setattr(crds, "install_cluster_crds",
+                        lambda kubeconfig: calls.append(kubeconfig) or {"gatekeeper-crds": ["a"] * 17})
+    lines = []
+    runtime = Lab(LabPaths(tmp_path), out=lines.append)
+    runtime._install_cluster_crds(runtime.services)
+    assert calls == [str(tmp_path / "kube" / region / "admin.kubeconfig") for region in ("us-east-1", "eu-west-1")]
+    assert [line.split()[:3] for line in lines] == [["crds-us-east-1", "applied", "gatekeeper-crds"],
+                                                    ["crds-eu-west-1", "applied", "gatekeeper-crds"]]
+    calls.clear()
+    runtime._install_cluster_crds([runtime.service("moto"), runtime.service("keycloak")])
+    assert calls == []  # `lab start moto` touches no API server
