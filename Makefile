@@ -60,7 +60,7 @@ demo: lab-up ## The main job on the local lab: topology summary, site.yml per re
 		--rerun $(DEMO_LOGS)/rerun.log
 
 .PHONY: test
-test: bootstrap lint sanity terraform-check unit integration e2e molecule ## Everything CI runs
+test: bootstrap lint sanity terraform-check unit policy-test integration e2e molecule ## Everything CI runs
 
 # ---------------------------------------------------------------- checks
 .PHONY: lint
@@ -84,9 +84,17 @@ sanity: bootstrap ## ansible-test sanity on a copy laid out as ansible_collectio
 unit: bootstrap ## Unit tests (no servers)
 	$(BIN)/pytest tests/unit -q
 
+.PHONY: policy-test
+policy-test: lab-build ## Gatekeeper policies: opa check and opa test of every Rego, gator verify of every template as the policy role renders it
+	$(BIN)/ansible-playbook tests/policy/render.yml
+	@# Assigned first, so a missing binary stops here instead of leaving an empty command.
+	opa=$$($(PY) -m lab tool-path opa) && "$$opa" check --strict roles/policy/files/rego && \
+		"$$opa" test --verbose roles/policy/files/rego tests/policy/rego
+	gator=$$($(PY) -m lab tool-path gator) && "$$gator" verify --verbose tests/policy/gator/...
+
 # ---------------------------------------------------------------- the lab
 .PHONY: lab-build
-lab-build: bootstrap ## Build or reuse the lab's pinned binaries (cold: about 20 min on 2 cores, once; cached in ~/.cache/meridian/lab; log .lab/lab-build.log)
+lab-build: bootstrap ## Build or reuse the lab's pinned binaries (cold: about 25 min on 2 cores, once; cached in ~/.cache/meridian/lab; log .lab/lab-build.log)
 	$(PY) -m lab.build
 
 .PHONY: lab-up
