@@ -36,12 +36,12 @@ options:
     required: true
   engine_type:
     description:
-      - Secrets engine type, for example C(kv), C(transit) or C(pki). C(kv-v2) is short for C(kv) with
-        O(options) C({version: "2"}).
+      - 'Secrets engine type, for example C(kv), C(transit) or C(pki). C(kv-v2) is short for C(kv) with
+        O(options) C({version: "2"}).'
       - Required with O(state=present). With O(state=absent), when given, a mount of another type is not disabled.
     type: str
   options:
-    description: Engine options, for example C({version: "2"}) for a KV version 2 engine. Values are sent as strings.
+    description: 'Engine options, for example C({version: "2"}) for a KV version 2 engine. Values are sent as strings.'
     type: dict
     default: {}
   description:
