@@ -111,7 +111,8 @@ lab-down: bootstrap ## Stop every lab server this checkout started
 
 .PHONY: integration
 integration: lab-up ## Tests against the lab's real servers
-	$(BIN)/pytest tests/integration -q
+	# --durations: the slowest tests are named in every CI log, where the run's time budget is spent.
+	$(BIN)/pytest tests/integration -q --durations=25 --durations-min=20
 
 .PHONY: e2e
 e2e: lab-up ## The tenant isolation matrix: Keycloak tokens through each region's Envoy into Thanos, both regions
