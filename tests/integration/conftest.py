@@ -89,3 +89,41 @@ def kube_api(lab):
     yield make
     for client in clients:
         client.close()
+
+
+@pytest.fixture(scope="module")
+def lab_tenants(lab):
+    """The lab topology's tenants onboarded in every region they live in, through the real entry point.
+
+    Tests of later layers (Vault logins, network reachability) need what the tenant layer makes: each tenant's
+    namespace and its `workload` service account, created by the tenant operator. On a fresh lab (CI) nothing has
+    onboarded them yet, and other modules may have offboarded them, so this runs `playbooks/tenants.yml` whenever a
+    tenant's service account is missing; when all are there it costs one read per tenant and region.
+    """
+    import yaml
+    from kubernetes import client, config
+    from kubernetes.client.exceptions import ApiException
+
+    from tests.support.ansible import REPO, run_ansible
+
+    topology = yaml.safe_load((REPO / "inventories" / "lab" / "topology.yml").read_text())
+    placed = [(region, tenant["name"]) for tenant in topology["tenants"] if tenant.get("state", "present") == "present"
+              for region in tenant["regions"]]
+    apis = {region: client.CoreV1Api(config.new_client_from_config(
+        config_file=lab["regions"][region]["kubernetes"]["kubeconfig"])) for region in REGIONS}
+
+    def missing() -> list[tuple[str, str]]:
+        absent = []
+        for region, name in placed:
+            try:
+                apis[region].read_namespaced_service_account("workload", name)
+            except ApiException as err:
+                if err.status != 404:
+                    raise
+                absent.append((region, name))
+        return absent
+
+    if missing():
+        run_ansible("ansible-playbook", "playbooks/tenants.yml", "-i", "inventories/lab")
+        assert not missing(), f"the tenant layer ran, yet these workload service accounts are missing: {missing()}"
+    return placed

@@ -208,7 +208,7 @@ def with_test_tenants() -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def converged(lab, api, workdir):
+def converged(lab, api, workdir, lab_tenants):
     """Tenants through the operator, then check -> apply -> apply -> check of the role's network tasks."""
     custom = client.CustomObjectsApi(api)
     for name in (ACME, GLOBEX):

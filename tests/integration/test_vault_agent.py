@@ -50,7 +50,7 @@ def bao_binary() -> pathlib.Path:
 
 
 @pytest.fixture(scope="module")
-def converged(lab):
+def converged(lab, lab_tenants):
     """The vault role converged on REGION with the lab inventory (idempotent; the lab's own tenants)."""
     completed = run_ansible("ansible-playbook", "playbooks/platform.yml", "-i", "inventories/lab", "--tags", "vault",
                             "-l", REGION)

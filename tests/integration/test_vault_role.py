@@ -147,7 +147,7 @@ def reviewer_jwt(kube, region: str) -> Hidden:
 # Running the role
 
 @pytest.fixture(scope="module")
-def lab_converged(lab):
+def lab_converged(lab, lab_tenants):
     """The lab's own tenants converged in both regions with the real entry point; returns the first run."""
     return run_ansible("ansible-playbook", "playbooks/platform.yml", "-i", "inventories/lab", "--tags", "vault")
 
