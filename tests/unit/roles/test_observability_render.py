@@ -482,3 +482,31 @@ def test_without_a_render_directory_nothing_is_rendered_and_the_run_says_so(tmp_
     assert any("nothing is rendered" in str(result.get("msg", "")) for result in results)
     assert not [result for result in results if result.get("action") == "ansible.builtin.template"
                 and not result.get("skipped")]
+
+
+def test_check_mode_on_a_fresh_directory_predicts_changes_and_writes_nothing(tmp_path):
+    render_dir = tmp_path / "fresh"
+    results, completed = run_tasks(tmp_path, [{"name": "Observability role", "ansible.builtin.include_role":
+                                               {"name": "meridian.observability.observability"},
+                                               "vars": INVENTORY | {"observability_render_dir": str(render_dir)}}],
+                                   check=True, diff=True)
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    assert [result for result in results if result.get("action") == "ansible.builtin.template" and result.get("changed")]
+    assert not render_dir.exists()
+
+
+def test_the_role_runs_promtool_and_stops_when_it_refuses(tmp_path, promtool):
+    """The real promtool passes (the fixture's run); a checker that refuses everything stops the role, rules unwritten."""
+    render_dir = tmp_path / "out"
+    role_vars = INVENTORY | {"observability_render_dir": str(render_dir), "observability_promtool_path": "/bin/false"}
+    results, completed = run_tasks(tmp_path, [{"name": "Observability role", "ansible.builtin.include_role":
+                                               {"name": "meridian.observability.observability"}, "vars": role_vars}])
+    assert completed.returncode != 0
+    failed = [result for result in results if result.get("failed")]
+    assert failed and "validate" in str(failed[0].get("msg", "")), failed
+    assert not (render_dir / "prometheus" / "rules" / "platform.yml").exists()
+    role_vars["observability_promtool_path"] = promtool
+    _, completed = run_tasks(tmp_path, [{"name": "Observability role", "ansible.builtin.include_role":
+                                         {"name": "meridian.observability.observability"}, "vars": role_vars}])
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    assert (render_dir / "prometheus" / "rules" / "platform.yml").is_file()
