@@ -12,6 +12,7 @@ import base64
 import json
 import os
 import pathlib
+import re
 import stat
 import subprocess
 
@@ -245,8 +246,10 @@ def test_bad_input_is_refused_before_any_change(tmp_path, case, variables, named
     bad = Lab(tmp_path)
     completed = bad.run("-l", "eu-west-1", check=False, **variables)
     assert completed.returncode != 0, case
-    assert "fatal:" in completed.stdout, (case, completed.stdout[-2000:], completed.stderr[-2000:])
-    before, failed = completed.stdout.split("fatal:", 1)
+    # A plain task reports "fatal: [host]", a looped one "failed: [host] (item=...)".
+    failure = re.search(r"^(fatal|failed): \[", completed.stdout, re.M)
+    assert failure, (case, completed.stdout[-2000:], completed.stderr[-2000:])
+    before, failed = completed.stdout[:failure.start()], completed.stdout[failure.start():]
     failing_task = [line for line in before.splitlines() if line.startswith("TASK [")][-1]
     assert "Preflight |" in failing_task, (case, failing_task)
     assert named in failed, (case, failed[-2000:])
