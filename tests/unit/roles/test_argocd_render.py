@@ -13,6 +13,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import stat
 import subprocess
 
@@ -221,6 +222,29 @@ def test_a_changed_limit_is_one_commit_touching_only_that_tenant(lab):
     changed = set(git("--git-dir", str(lab.remote), "diff", "--name-only", before[0], after[0]).split())
     assert changed == {f"{ENVIRONMENT_PATH}/{region}/tenants/acme/limits.yaml" for region in REGIONS} | {
         f"{ENVIRONMENT_PATH}/{region}/platform/thanos/values.yaml" for region in REGIONS}
+
+
+def test_every_region_overlay_builds_with_kustomize(lab, tmp_path):
+    """What Argo CD's repo server does with each platform Application's path: a kustomize build of the pushed tree."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl (its built-in kustomize) is not installed")
+    checkout = tmp_path / "checkout"
+    git("clone", "--quiet", "--branch", "main", str(lab.remote), str(checkout))
+    expected_kinds = {"thanos": {"StatefulSet", "Deployment", "Service", "ConfigMap"}, "loki": {"StatefulSet", "ConfigMap"},
+                      "tenant-operator": {"CustomResourceDefinition", "ClusterRole", "Deployment"},
+                      "namespaces": {"Namespace"}, "istio-ingress": {"Gateway"}, "prometheus": {"StatefulSet"},
+                      "fluent-bit": {"DaemonSet"}}
+    for region in REGIONS:
+        for component, kinds in expected_kinds.items():
+            built = subprocess.run([kubectl, "kustomize", str(checkout / ENVIRONMENT_PATH / region / "platform" / component)],
+                                   capture_output=True, text=True, check=False)
+            assert built.returncode == 0, (region, component, built.stderr)
+            objects = [document for document in yaml.safe_load_all(built.stdout) if document]
+            assert kinds <= {item["kind"] for item in objects}, (region, component)
+            assert all(item["metadata"]["labels"]["meridian.io/region"] == region for item in objects)
+            if component in ("thanos", "loki"):
+                assert {item["metadata"].get("namespace") for item in objects} == {"meridian-observability"}
 
 
 # --- bad input: refused in the preflight, before anything is cloned, written or pushed -------------------------------
