@@ -9,6 +9,7 @@ against Argo CD's own CRD schemas when the Argo CD module (v3.6.1) is in the Go 
 from __future__ import annotations
 
 import base64
+import collections
 import json
 import os
 import pathlib
@@ -224,6 +225,24 @@ def test_a_changed_limit_is_one_commit_touching_only_that_tenant(lab):
         f"{ENVIRONMENT_PATH}/{region}/platform/thanos/values.yaml" for region in REGIONS}
 
 
+def test_an_offboarded_tenant_leaves_the_tree_and_its_project(lab):
+    before = remote_commits(lab.remote)
+    tenants = [tenant | ({"state": "absent"} if tenant["name"] == "globex" else {}) for tenant in changed_limit_tenants()]
+    lab.run(argocd_tenants=tenants)
+    after = remote_commits(lab.remote)
+    assert len(after) == len(before) + 1
+    changed = git("--git-dir", str(lab.remote), "diff", "--name-status", before[0], after[0]).splitlines()
+    assert f"D\t{ENVIRONMENT_PATH}/eu-west-1/tenants/globex/limits.yaml" in changed
+    projects = remote_documents(lab.remote, f"{ENVIRONMENT_PATH}/bootstrap/projects.yaml")
+    assert {project["metadata"]["name"] for project in projects} == {"meridian-platform", "acme"}
+    (appset,) = remote_documents(lab.remote, f"{ENVIRONMENT_PATH}/eu-west-1/apps/tenants.yaml")
+    assert [element["tenant"] for element in appset["spec"]["generators"][0]["list"]["elements"]] == ["acme"]
+    # The static tree and the other files stay.
+    files = set(git("--git-dir", str(lab.remote), "ls-tree", "-r", "--name-only", "main").split())
+    assert "k8s-manifests/platform/thanos/receive.yaml" in files
+    assert f"{ENVIRONMENT_PATH}/eu-west-1/tenants/acme/limits.yaml" in files
+
+
 def test_every_region_overlay_builds_with_kustomize(lab, tmp_path):
     """What Argo CD's repo server does with each platform Application's path: a kustomize build of the pushed tree."""
     kubectl = shutil.which("kubectl")
@@ -330,13 +349,16 @@ def test_every_rendered_argo_cd_object_matches_argo_cds_crd_schema(lab):
     schemas = argo_cd_crd_schemas()
     paths = [f"{ENVIRONMENT_PATH}/bootstrap/projects.yaml", f"{ENVIRONMENT_PATH}/bootstrap/root-applications.yaml"]
     paths += [f"{ENVIRONMENT_PATH}/{region}/apps/{name}" for region in REGIONS for name in ("platform.yaml", "tenants.yaml")]
-    checked = 0
+    checked = collections.Counter()
     for path in paths:
         for document in remote_documents(lab.remote, path):
             assert document["apiVersion"] == "argoproj.io/v1alpha1", path
             assert schema_problems(document, schemas[document["kind"]]) == [], (path, document["metadata"]["name"])
-            checked += 1
-    assert checked == 3 + 2 + 2 * 9 + 2  # projects, roots, 9 platform Applications and an ApplicationSet per region
+            checked[document["kind"]] += 1
+    # Two roots and nine platform Applications per region, an ApplicationSet per region, the platform's project and at
+    # least one tenant's (an earlier test may have offboarded globex).
+    assert (checked["Application"], checked["ApplicationSet"]) == (2 + 2 * 9, 2)
+    assert checked["AppProject"] >= 2
 
 
 @pytest.mark.parametrize(("case", "break_it"), [
