@@ -1,0 +1,375 @@
+"""The argocd role's GitOps half, which needs no server: render the lab's tree, commit and push it into a bare git repo.
+
+The role runs against the lab topology (inventories/lab: acme in both regions, globex in eu-west-1) with
+argocd_apply=false; creating the AppProjects and root Applications in a cluster, and Argo CD syncing them, need the
+lab's API servers and Argo CD and are proven by the lab-backed tests. Every rendered Argo CD object is validated
+against Argo CD's own CRD schemas when the Argo CD module (v3.6.1) is in the Go module cache.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import json
+import os
+import pathlib
+import re
+import shutil
+import stat
+import subprocess
+
+import pytest
+import yaml
+
+from tests.support.ansible import REPO, recap, run_ansible
+
+ENVIRONMENT_PATH = "k8s-manifests/environments/lab"
+REGIONS = ["us-east-1", "eu-west-1"]
+TENANT_REGIONS = {"acme": {"us-east-1", "eu-west-1"}, "globex": {"eu-west-1"}}
+EU_SERVER = "https://127.0.0.1:22443"
+# Recognisable fake credentials: they must reach the cluster Secret and never Ansible's output or the git tree.
+FAKE_CA, FAKE_CERT, FAKE_KEY = (base64.b64encode(text.encode()).decode()
+                                for text in ("fake-ca-for-argocd-test", "fake-cert-for-argocd-test", "fake-KEY-for-argocd-test"))
+ARGO_CD_MODULE = "github.com/argoproj/argo-cd/v3@v3.6.1"
+
+
+def git(*args: str, cwd: pathlib.Path | None = None) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def remote_commits(remote: pathlib.Path) -> list[str]:
+    if not git("--git-dir", str(remote), "for-each-ref", "refs/heads/main").strip():
+        return []
+    return git("--git-dir", str(remote), "rev-list", "main").split()
+
+
+def remote_documents(remote: pathlib.Path, path: str, revision: str = "main") -> list[dict]:
+    text = git("--git-dir", str(remote), "show", f"{revision}:{path}")
+    return [document for document in yaml.safe_load_all(text) if document]
+
+
+def write_kubeconfig(path: pathlib.Path, server: str) -> pathlib.Path:
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "lab",
+        "clusters": [{"name": "lab", "cluster": {"server": server, "certificate-authority-data": FAKE_CA}}],
+        "users": [{"name": "admin", "user": {"client-certificate-data": FAKE_CERT, "client-key-data": FAKE_KEY}}],
+        "contexts": [{"name": "lab", "context": {"cluster": "lab", "user": "admin"}}]}))
+    return path
+
+
+class Lab:
+    """A bare remote, the other region's kubeconfig and a playbook running the role for both lab regions."""
+
+    def __init__(self, directory: pathlib.Path):
+        self.directory = directory
+        self.remote = directory / "remote.git"
+        git("init", "--quiet", "--bare", "--initial-branch=main", str(self.remote))
+        self.work_dir = directory / "work"
+        self.kubeconfigs = {"us-east-1": str(write_kubeconfig(directory / "us.kubeconfig", "https://127.0.0.1:21443")),
+                            "eu-west-1": str(write_kubeconfig(directory / "eu.kubeconfig", EU_SERVER))}
+        self.playbook = directory / "argocd.yml"
+        self.playbook.write_text(yaml.safe_dump([{
+            "name": "argocd role", "hosts": "all", "gather_facts": False,
+            "tasks": [{"name": "Render and push", "ansible.builtin.include_role": {"name": "meridian.observability.argocd"}}]}]))
+
+    def variables(self, **extra) -> dict:
+        return {"argocd_repo_url": f"file://{self.remote}", "argocd_work_dir": str(self.work_dir),
+                "argocd_region_kubeconfigs": self.kubeconfigs, "argocd_apply": False} | extra
+
+    def run(self, *options: str, check: bool = True, **extra) -> subprocess.CompletedProcess:
+        return run_ansible("ansible-playbook", str(self.playbook), "-i", "inventories/lab", "-e", json.dumps(self.variables(**extra)),
+                           *options, check=check)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """First run (verbose, to catch leaked keys), second run, and a check-mode run with a changed limit."""
+    lab = Lab(tmp_path_factory.mktemp("argocd"))
+    lab.first = lab.run("-v")
+    lab.commits_after_first = remote_commits(lab.remote)
+    lab.second = lab.run()
+    lab.commits_after_second = remote_commits(lab.remote)
+    lab.clone_head = git("-C", str(lab.work_dir / "repo"), "rev-parse", "HEAD").strip()
+    lab.check = lab.run("--check", "--diff", argocd_tenants=changed_limit_tenants())
+    return lab
+
+
+def lab_tenants() -> list[dict]:
+    """Every tenant of the lab topology (each region host lists only the tenants living in its region)."""
+    tenants = {}
+    for region in REGIONS:
+        completed = run_ansible("ansible-inventory", "-i", "inventories/lab", "--host", region)
+        tenants |= {tenant["name"]: tenant for tenant in json.loads(completed.stdout)["meridian_tenants"]}
+    return sorted(tenants.values(), key=lambda tenant: tenant["name"])
+
+
+def changed_limit_tenants() -> list[dict]:
+    tenants = lab_tenants()
+    for tenant in tenants:
+        if tenant["name"] == "acme":
+            tenant["metrics"]["head_series_limit"] = 750000
+    return tenants
+
+
+def test_the_first_run_pushes_one_commit_with_the_environment_tree(lab):
+    assert [recap(lab.first.stdout, region)["failed"] for region in REGIONS] == [0, 0]
+    assert len(lab.commits_after_first) == 1
+    files = set(git("--git-dir", str(lab.remote), "ls-tree", "-r", "--name-only", "main").split())
+    for region in REGIONS:
+        assert f"{ENVIRONMENT_PATH}/{region}/apps/platform.yaml" in files
+        assert f"{ENVIRONMENT_PATH}/{region}/apps/tenants.yaml" in files
+    assert f"{ENVIRONMENT_PATH}/us-east-1/tenants/acme/limits.yaml" in files
+    assert f"{ENVIRONMENT_PATH}/us-east-1/tenants/globex/limits.yaml" not in files  # globex lives in eu-west-1 only
+    assert f"{ENVIRONMENT_PATH}/eu-west-1/tenants/globex/limits.yaml" in files
+    # One source for the operator's manifests: the pushed copies are operators/tenant-operator/deploy's, byte for byte.
+    for name in ("crd.yaml", "rbac.yaml", "deployment.yaml"):
+        pushed = git("--git-dir", str(lab.remote), "show", f"main:k8s-manifests/platform/tenant-operator/{name}")
+        assert pushed == (REPO / "operators" / "tenant-operator" / "deploy" / name).read_text()
+    assert "k8s-manifests/tenants/workload-pod-template.yaml" in files
+    assert not [name for name in files if "cluster-secret" in name or name.endswith(".kubeconfig")]
+
+
+def test_each_tenant_appproject_deploys_only_into_its_namespace(lab):
+    projects = {document["metadata"]["name"]: document["spec"]
+                for document in remote_documents(lab.remote, f"{ENVIRONMENT_PATH}/bootstrap/projects.yaml")}
+    assert set(projects) == {"meridian-platform", "acme", "globex"}
+    servers = {"us-east-1": "https://kubernetes.default.svc", "eu-west-1": EU_SERVER}
+    for tenant, regions in TENANT_REGIONS.items():
+        spec = projects[tenant]
+        assert {destination["namespace"] for destination in spec["destinations"]} == {tenant}
+        assert {destination["server"] for destination in spec["destinations"]} == {servers[region] for region in regions}
+        assert spec["clusterResourceWhitelist"] == []
+        assert {"group": "", "kind": "ResourceQuota"} in spec["namespaceResourceBlacklist"]
+    assert {"group": "*", "kind": "*"} in projects["meridian-platform"]["clusterResourceWhitelist"]
+
+
+def test_a_root_application_per_region_tracks_the_environment_path_and_revision(lab):
+    roots = {document["metadata"]["name"]: document
+             for document in remote_documents(lab.remote, f"{ENVIRONMENT_PATH}/bootstrap/root-applications.yaml")}
+    assert set(roots) == {"root-lab-us-east-1", "root-lab-eu-west-1"}
+    for region in REGIONS:
+        spec = roots[f"root-lab-{region}"]["spec"]
+        assert spec["source"] == {"repoURL": f"file://{lab.remote}", "targetRevision": "main",
+                                  "path": f"{ENVIRONMENT_PATH}/{region}/apps"}
+        assert spec["destination"] == {"server": "https://kubernetes.default.svc", "namespace": "argocd"}
+        assert spec["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
+        # The root app's path holds the region's children, each aimed at that region's cluster.
+        children = remote_documents(lab.remote, f"{ENVIRONMENT_PATH}/{region}/apps/platform.yaml")
+        expected_server = "https://kubernetes.default.svc" if region == "us-east-1" else EU_SERVER
+        assert {child["spec"]["destination"]["server"] for child in children} == {expected_server}
+        assert {"thanos", "prometheus", "loki", "fluent-bit", "istio-ingress", "gatekeeper", "tenant-operator",
+                "vault-agent-injector"} <= {child["metadata"]["labels"]["meridian.io/component"] for child in children}
+
+
+def test_the_tenant_applicationset_lists_the_region_tenants_in_their_own_projects(lab):
+    for region in REGIONS:
+        (appset,) = remote_documents(lab.remote, f"{ENVIRONMENT_PATH}/{region}/apps/tenants.yaml")
+        elements = appset["spec"]["generators"][0]["list"]["elements"]
+        assert {element["tenant"] for element in elements} == {tenant for tenant, regions in TENANT_REGIONS.items()
+                                                                if region in regions}
+        for element in elements:
+            assert element["path"] == f"{ENVIRONMENT_PATH}/{region}/tenants/{element['tenant']}"
+        template = appset["spec"]["template"]["spec"]
+        assert template["project"] == "{{.tenant}}"
+        assert template["destination"]["namespace"] == "{{.tenant}}"
+
+
+def test_tenant_limits_come_from_the_topology(lab):
+    tenants = {tenant["name"]: tenant for tenant in lab_tenants()}
+    (limits,) = remote_documents(lab.remote, f"{ENVIRONMENT_PATH}/eu-west-1/tenants/globex/limits.yaml")
+    assert limits["metadata"]["namespace"] == "globex"
+    assert yaml.safe_load(limits["data"]["metrics.yaml"]) == tenants["globex"]["metrics"]
+    thanos = {document["metadata"]["name"]: document
+              for document in remote_documents(lab.remote, f"{ENVIRONMENT_PATH}/us-east-1/platform/thanos/values.yaml")}
+    receive_limits = yaml.safe_load(thanos["thanos-receive-limits"]["data"]["limits.yaml"])
+    assert set(receive_limits["write"]["tenants"]) == {"acme"}
+    assert receive_limits["write"]["tenants"]["acme"]["head_series_limit"] == tenants["acme"]["metrics"]["head_series_limit"]
+
+
+def test_the_other_region_is_registered_from_its_kubeconfig_without_logging_keys(lab):
+    secret_file = lab.work_dir / "cluster-secrets" / "eu-west-1.yaml"
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    assert not (lab.work_dir / "cluster-secrets" / "us-east-1.yaml").exists()  # Argo CD's own cluster is in-cluster
+    (secret,) = [document for document in yaml.safe_load_all(secret_file.read_text()) if document]
+    assert secret["metadata"]["labels"]["argocd.argoproj.io/secret-type"] == "cluster"
+    assert secret["stringData"]["server"] == EU_SERVER
+    assert json.loads(secret["stringData"]["config"]) == {
+        "tlsClientConfig": {"caData": FAKE_CA, "certData": FAKE_CERT, "keyData": FAKE_KEY}}
+    for run in (lab.first, lab.second, lab.check):
+        assert FAKE_KEY not in run.stdout + run.stderr
+        assert FAKE_CERT not in run.stdout + run.stderr
+
+
+def test_a_second_run_changes_nothing_and_makes_no_commit(lab):
+    assert lab.commits_after_second == lab.commits_after_first
+    for region in REGIONS:
+        assert recap(lab.second.stdout, region)["changed"] == 0, lab.second.stdout[-3000:]
+
+
+def test_check_mode_predicts_a_limit_change_and_writes_nothing(lab):
+    assert recap(lab.check.stdout, "us-east-1")["changed"] > 0 or recap(lab.check.stdout, "eu-west-1")["changed"] > 0
+    assert "750000" in lab.check.stdout  # the diff shows the new limit
+    assert remote_commits(lab.remote) == lab.commits_after_second
+    clone = lab.work_dir / "repo"
+    assert git("-C", str(clone), "rev-parse", "HEAD").strip() == lab.clone_head
+    assert git("-C", str(clone), "status", "--porcelain") == ""
+
+
+def test_a_changed_limit_is_one_commit_touching_only_that_tenant(lab):
+    before = remote_commits(lab.remote)
+    lab.run(argocd_tenants=changed_limit_tenants())
+    after = remote_commits(lab.remote)
+    assert len(after) == len(before) + 1
+    changed = set(git("--git-dir", str(lab.remote), "diff", "--name-only", before[0], after[0]).split())
+    assert changed == {f"{ENVIRONMENT_PATH}/{region}/tenants/acme/limits.yaml" for region in REGIONS} | {
+        f"{ENVIRONMENT_PATH}/{region}/platform/thanos/values.yaml" for region in REGIONS}
+
+
+def test_an_offboarded_tenant_leaves_the_tree_and_its_project(lab):
+    before = remote_commits(lab.remote)
+    tenants = [tenant | ({"state": "absent"} if tenant["name"] == "globex" else {}) for tenant in changed_limit_tenants()]
+    lab.run(argocd_tenants=tenants)
+    after = remote_commits(lab.remote)
+    assert len(after) == len(before) + 1
+    changed = git("--git-dir", str(lab.remote), "diff", "--name-status", before[0], after[0]).splitlines()
+    assert f"D\t{ENVIRONMENT_PATH}/eu-west-1/tenants/globex/limits.yaml" in changed
+    projects = remote_documents(lab.remote, f"{ENVIRONMENT_PATH}/bootstrap/projects.yaml")
+    assert {project["metadata"]["name"] for project in projects} == {"meridian-platform", "acme"}
+    (appset,) = remote_documents(lab.remote, f"{ENVIRONMENT_PATH}/eu-west-1/apps/tenants.yaml")
+    assert [element["tenant"] for element in appset["spec"]["generators"][0]["list"]["elements"]] == ["acme"]
+    # The static tree and the other files stay.
+    files = set(git("--git-dir", str(lab.remote), "ls-tree", "-r", "--name-only", "main").split())
+    assert "k8s-manifests/platform/thanos/receive.yaml" in files
+    assert f"{ENVIRONMENT_PATH}/eu-west-1/tenants/acme/limits.yaml" in files
+
+
+def test_every_region_overlay_builds_with_kustomize(lab, tmp_path):
+    """What Argo CD's repo server does with each platform Application's path: a kustomize build of the pushed tree."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl (its built-in kustomize) is not installed")
+    checkout = tmp_path / "checkout"
+    git("clone", "--quiet", "--branch", "main", str(lab.remote), str(checkout))
+    expected_kinds = {"thanos": {"StatefulSet", "Deployment", "Service", "ConfigMap"}, "loki": {"StatefulSet", "ConfigMap"},
+                      "tenant-operator": {"CustomResourceDefinition", "ClusterRole", "Deployment"},
+                      "namespaces": {"Namespace"}, "istio-ingress": {"Gateway"}, "prometheus": {"StatefulSet"},
+                      "fluent-bit": {"DaemonSet"}}
+    for region in REGIONS:
+        for component, kinds in expected_kinds.items():
+            built = subprocess.run([kubectl, "kustomize", str(checkout / ENVIRONMENT_PATH / region / "platform" / component)],
+                                   capture_output=True, text=True, check=False)
+            assert built.returncode == 0, (region, component, built.stderr)
+            objects = [document for document in yaml.safe_load_all(built.stdout) if document]
+            assert kinds <= {item["kind"] for item in objects}, (region, component)
+            assert all(item["metadata"]["labels"]["meridian.io/region"] == region for item in objects)
+            if component in ("thanos", "loki"):
+                assert {item["metadata"].get("namespace") for item in objects} == {"meridian-observability"}
+
+
+# --- bad input: refused in the preflight, before anything is cloned, written or pushed -------------------------------
+BAD_INPUTS = [
+    ("repo URL without a scheme", {"argocd_repo_url": "git.example.com/meridian/gitops.git"}, "argocd_repo_url"),
+    ("another environment's path", {"argocd_environment_path": "k8s-manifests/environments/prod"}, "argocd_environment_path"),
+    ("revision with '..'", {"argocd_repo_revision": "main..release"}, "argocd_repo_revision"),
+    ("revision HEAD", {"argocd_repo_revision": "HEAD"}, "argocd_repo_revision"),
+    ("tenant project reaching another namespace", {"argocd_tenant_sources": {"acme": {"namespace": "globex"}}},
+     "may deploy only into its own namespace"),
+    ("source for an unknown tenant", {"argocd_tenant_sources": {"initech": {"path": "apps/initech"}}}, "argocd_tenant_sources"),
+    ("root path escaping the repository", {"argocd_root_path": "../k8s-manifests"}, "argocd_root_path"),
+    ("unknown control region", {"argocd_control_region": "ap-south-1"}, "argocd_control_region"),
+    ("missing kubeconfig of the other region", {"argocd_region_kubeconfigs": {"us-east-1": "/nonexistent"}},
+     "argocd_region_kubeconfigs[eu-west-1]"),
+    ("tenant name not a DNS label", {"argocd_tenants": [{"name": "Globex", "regions": ["eu-west-1"]}]}, "argocd_tenants"),
+    ("relative work directory", {"argocd_work_dir": "work"}, "argocd_work_dir"),
+]
+
+
+@pytest.mark.parametrize(("case", "variables", "named"), BAD_INPUTS, ids=[case for case, _, _ in BAD_INPUTS])
+def test_bad_input_is_refused_before_any_change(tmp_path, case, variables, named):
+    bad = Lab(tmp_path)
+    completed = bad.run("-l", "eu-west-1", check=False, **variables)
+    assert completed.returncode != 0, case
+    # A plain task reports "fatal: [host]", a looped one "failed: [host] (item=...)".
+    failure = re.search(r"^(fatal|failed): \[", completed.stdout, re.M)
+    assert failure, (case, completed.stdout[-2000:], completed.stderr[-2000:])
+    before, failed = completed.stdout[:failure.start()], completed.stdout[failure.start():]
+    failing_task = [line for line in before.splitlines() if line.startswith("TASK [")][-1]
+    assert "Preflight |" in failing_task, (case, failing_task)
+    assert named in failed, (case, failed[-2000:])
+    assert not bad.work_dir.exists(), case
+    assert remote_commits(bad.remote) == [], case
+
+
+# --- Argo CD's own schemas ---------------------------------------------------------------------------------------------
+def argo_cd_crd_schemas() -> dict[str, dict]:
+    """{kind: openAPIV3Schema} from the Argo CD module in the Go module cache; skips when it is not there."""
+    try:
+        modcache = subprocess.run(["go", "env", "GOMODCACHE"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        modcache = os.environ.get("GOMODCACHE") or str(pathlib.Path.home() / "go" / "pkg" / "mod")
+    crds = pathlib.Path(modcache) / ARGO_CD_MODULE / "manifests" / "crds"
+    if not crds.is_dir():
+        pytest.skip(f"{ARGO_CD_MODULE} is not in the Go module cache ({crds}); `go mod download {ARGO_CD_MODULE}` adds it")
+    schemas = {}
+    for path in crds.glob("*-crd.yaml"):
+        crd = yaml.safe_load(path.read_text())
+        (version,) = [version for version in crd["spec"]["versions"] if version.get("storage")]
+        schemas[crd["spec"]["names"]["kind"]] = version["schema"]["openAPIV3Schema"]
+    return schemas
+
+
+def schema_problems(document: dict, schema: dict) -> list[str]:
+    """Where ``document`` breaks ``schema``: jsonschema's errors plus fields the schema does not know.
+
+    The API server prunes unknown fields silently, so a misspelt field would pass plain validation and vanish.
+    """
+    jsonschema = pytest.importorskip("jsonschema")
+    problems = [f"{'.'.join(map(str, error.absolute_path))}: {error.message}"
+                for error in jsonschema.Draft7Validator(schema).iter_errors(document)]
+
+    def unknown(value, node, path):
+        if isinstance(value, dict) and node.get("properties") and not node.get("x-kubernetes-preserve-unknown-fields"):
+            for key, item in value.items():
+                if key not in node["properties"]:
+                    problems.append(f"{path}.{key}: unknown field")
+                else:
+                    unknown(item, node["properties"][key], f"{path}.{key}")
+        elif isinstance(value, dict) and isinstance(node.get("additionalProperties"), dict):
+            for key, item in value.items():
+                unknown(item, node["additionalProperties"], f"{path}.{key}")
+        elif isinstance(value, list) and isinstance(node.get("items"), dict):
+            for index, item in enumerate(value):
+                unknown(item, node["items"], f"{path}[{index}]")
+
+    unknown({key: value for key, value in document.items() if key != "metadata"}, schema, "")
+    return problems
+
+
+def test_every_rendered_argo_cd_object_matches_argo_cds_crd_schema(lab):
+    schemas = argo_cd_crd_schemas()
+    paths = [f"{ENVIRONMENT_PATH}/bootstrap/projects.yaml", f"{ENVIRONMENT_PATH}/bootstrap/root-applications.yaml"]
+    paths += [f"{ENVIRONMENT_PATH}/{region}/apps/{name}" for region in REGIONS for name in ("platform.yaml", "tenants.yaml")]
+    checked = collections.Counter()
+    for path in paths:
+        for document in remote_documents(lab.remote, path):
+            assert document["apiVersion"] == "argoproj.io/v1alpha1", path
+            assert schema_problems(document, schemas[document["kind"]]) == [], (path, document["metadata"]["name"])
+            checked[document["kind"]] += 1
+    # Two roots and nine platform Applications per region, an ApplicationSet per region, the platform's project and at
+    # least one tenant's (an earlier test may have offboarded globex).
+    assert (checked["Application"], checked["ApplicationSet"]) == (2 + 2 * 9, 2)
+    assert checked["AppProject"] >= 2
+
+
+@pytest.mark.parametrize(("case", "break_it"), [
+    ("destinations not a list", lambda spec: spec.update(destinations="acme")),
+    ("misspelt field", lambda spec: spec.update(clusterResourceWhitelists=[])),
+    ("destination with an unknown key", lambda spec: spec["destinations"][0].update(namespaces="acme")),
+])
+def test_the_schema_check_can_fail(lab, case, break_it):
+    schemas = argo_cd_crd_schemas()
+    project = [document for document in remote_documents(lab.remote, f"{ENVIRONMENT_PATH}/bootstrap/projects.yaml")
+               if document["metadata"]["name"] == "acme"][0]
+    assert schema_problems(project, schemas["AppProject"]) == []
+    break_it(project["spec"])
+    assert schema_problems(project, schemas["AppProject"]) != [], case
