@@ -1,0 +1,225 @@
+"""The argocd role against the lab's real Argo CD: what it pushes is synced into both regions by Argo CD itself.
+
+The lab runs one application controller and repo server (v3.6.1) in the hub region for both regions, reading the lab's
+bare repository under .lab/gitops/. The role renders the lab environment's tree, pushes it and bootstraps the root
+Applications (us-east-1 in-cluster, eu-west-1 through the cluster Secret the role writes); from there every object
+reaches the API servers through Argo CD: the tests check what the API servers hold, heal a hand deletion by self-heal,
+and follow a limit change from git to the cluster while Ansible writes nothing to that cluster object.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+import time
+
+import pytest
+import yaml
+
+from tests.support.ansible import REPO, recap, run_ansible
+
+pytestmark = pytest.mark.lab
+
+REGIONS = ("us-east-1", "eu-west-1")
+HUB = "us-east-1"
+ENVIRONMENT = "lab"
+ARGOCD = "argocd"
+PLATFORM_NAMESPACE = "meridian-observability"
+PLATFORM_COMPONENTS = ("namespaces", "thanos", "prometheus", "loki", "fluent-bit", "istio-ingress", "tenant-operator")
+GROUP, VERSION = "argoproj.io", "v1alpha1"
+
+
+def converge(lab_dir: pathlib.Path, *args: str, check: bool = True, extra: dict | None = None):
+    options = ["-e", json.dumps(extra)] if extra else []
+    return run_ansible("ansible-playbook", "playbooks/platform.yml", "-i", "inventories/lab", "--tags", "argocd",
+                       "-e", f"meridian_lab_dir={lab_dir}", *options, *args, check=check)
+
+
+def git(*args: str, cwd: pathlib.Path | None = None) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def wait_for(predicate, timeout: float = 180, interval: float = 1.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+@pytest.fixture(scope="module")
+def kube(lab):
+    """Per region: (CoreV1Api, AppsV1Api, CustomObjectsApi, ApiextensionsV1Api) from the admin kubeconfig."""
+    from kubernetes import client, config
+
+    clients, apis = [], {}
+    for region in REGIONS:
+        api = config.new_client_from_config(config_file=lab["regions"][region]["kubernetes"]["kubeconfigs"]["admin"])
+        clients.append(api)
+        apis[region] = (client.CoreV1Api(api), client.AppsV1Api(api), client.CustomObjectsApi(api),
+                        client.ApiextensionsV1Api(api))
+    yield apis
+    for api in clients:
+        api.close()
+
+
+@pytest.fixture(scope="module")
+def lab_dir(lab_runtime) -> pathlib.Path:
+    return lab_runtime.paths.root
+
+
+@pytest.fixture(scope="module")
+def repository(lab) -> pathlib.Path:
+    return pathlib.Path(lab["argocd"]["git_dir"])
+
+
+@pytest.fixture(scope="module")
+def first_run(lab, lab_dir):
+    """The role over both regions (the hub host bootstraps), as `make demo` runs it."""
+    completed = converge(lab_dir)
+    return completed
+
+
+def applications(kube, selector: str = f"meridian.io/environment={ENVIRONMENT}") -> dict[str, dict]:
+    items = kube[HUB][2].list_namespaced_custom_object(GROUP, VERSION, ARGOCD, "applications",
+                                                        label_selector=selector)["items"]
+    return {item["metadata"]["name"]: item for item in items}
+
+
+def remote_head(repository: pathlib.Path) -> str:
+    return git("--git-dir", str(repository), "rev-parse", "refs/heads/main").strip()
+
+
+def read_config_map(kube, region: str, namespace: str, name: str):
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        return kube[region][0].read_namespaced_config_map(name, namespace)
+    except ApiException as err:
+        if err.status == 404:
+            return None
+        raise
+
+
+def test_the_role_pushes_and_the_root_applications_are_synced_at_the_pushed_commit(first_run, kube, repository):
+    head = remote_head(repository)
+    apps = applications(kube)
+    for region in REGIONS:
+        root = apps[f"root-{ENVIRONMENT}-{region}"]
+        assert root["status"]["sync"]["status"] == "Synced", root["status"]
+        assert root["status"]["sync"]["revision"] == head
+
+
+def test_the_root_app_of_apps_creates_every_platform_application_of_both_regions(first_run, kube):
+    wanted = {f"{ENVIRONMENT}-{region}-{component}" for region in REGIONS for component in PLATFORM_COMPONENTS}
+
+    def not_synced():
+        apps = applications(kube)
+        return {name: apps[name].get("status", {}).get("sync", {}).get("status") if name in apps else "missing"
+                for name in wanted if name not in apps or apps[name].get("status", {}).get("sync", {}).get("status") != "Synced"}
+
+    def done():
+        return not not_synced()
+
+    try:
+        wait_for(done, timeout=240, what="every platform Application Synced")
+    except AssertionError as err:
+        raise AssertionError(f"{err}: {not_synced()}") from None
+    apps = applications(kube)
+    # Upstream charts are left out in the lab (no route to their repositories).
+    assert not {name for name in apps if name.endswith(("-gatekeeper", "-vault-agent-injector"))}
+    # The root of each region owns its children (the app-of-apps), in the platform project.
+    for region in REGIONS:
+        child = apps[f"{ENVIRONMENT}-{region}-thanos"]
+        assert child["spec"]["project"] == "meridian-platform"
+        assert len(child["spec"]["sources"]) == 2
+
+
+def test_the_synced_objects_exist_in_both_api_servers(first_run, kube):
+    for region in REGIONS:
+        core, apps_api, _, extensions = kube[region]
+        wait_for(lambda: read_config_map(kube, region, PLATFORM_NAMESPACE, "thanos-receive-limits"),
+                 what=f"thanos-receive-limits in {region}")
+        statefulsets = {item.metadata.name for item in apps_api.list_namespaced_stateful_set(PLATFORM_NAMESPACE).items}
+        assert {"thanos-receive", "thanos-store", "thanos-compactor"} <= statefulsets, (region, statefulsets)
+        # Argo CD tracks what it applied with its instance label.
+        receive = apps_api.read_namespaced_stateful_set("thanos-receive", PLATFORM_NAMESPACE)
+        assert receive.metadata.labels.get("app.kubernetes.io/instance") == f"{ENVIRONMENT}-{region}-thanos"
+        assert extensions.read_custom_resource_definition("tenants.observability.meridian.io").metadata.name
+        # No kubelet in the lab: workloads are created but never become ready.
+        assert (receive.status.ready_replicas or 0) == 0
+
+
+def test_the_limits_argo_cd_applied_are_the_topologys(first_run, kube, lab):
+    topology = yaml.safe_load((REPO / "inventories" / "lab" / "topology.yml").read_text())
+    for region in REGIONS:
+        stored = yaml.safe_load(read_config_map(kube, region, PLATFORM_NAMESPACE, "thanos-receive-limits").data["limits.yaml"])
+        living_here = {tenant["name"] for tenant in topology["tenants"] if region in tenant["regions"]
+                       and tenant.get("state", "present") == "present" and "metrics" in tenant}
+        assert set(stored["write"]["tenants"]) == living_here, region
+
+
+def test_a_second_run_changes_nothing(first_run, lab_dir):
+    completed = converge(lab_dir)
+    for region in REGIONS:
+        assert recap(completed.stdout, region)["changed"] == 0, completed.stdout[-3000:]
+
+
+def test_self_heal_restores_a_deleted_object(first_run, kube):
+    region = "eu-west-1"
+    before = read_config_map(kube, region, PLATFORM_NAMESPACE, "thanos-receive-limits")
+    assert before is not None
+    kube[region][0].delete_namespaced_config_map("thanos-receive-limits", PLATFORM_NAMESPACE)
+    healed = wait_for(lambda: (lambda cm: cm if cm is not None and cm.metadata.uid != before.metadata.uid else None)(
+        read_config_map(kube, region, PLATFORM_NAMESPACE, "thanos-receive-limits")), timeout=120, what="self-heal")
+    assert healed.data == before.data
+
+
+def test_a_commit_to_the_git_remote_reaches_the_api_server_through_argo_cd(first_run, kube, repository, tmp_path, lab_dir):
+    """A hand commit (no Ansible at all) changes acme's series limit in us-east-1; Argo CD applies it, then the role's
+    next run puts the topology's value back, again only by a commit."""
+    region = HUB
+    values = f"k8s-manifests/environments/{ENVIRONMENT}/{region}/platform/thanos/values.yaml"
+    checkout = tmp_path / "checkout"
+    git("clone", "--quiet", "--branch", "main", str(repository), str(checkout))
+    documents = list(yaml.safe_load_all((checkout / values).read_text()))
+    limits_document = next(doc for doc in documents if doc and doc["metadata"]["name"] == "thanos-receive-limits")
+    limits = yaml.safe_load(limits_document["data"]["limits.yaml"])
+    tenant = sorted(limits["write"]["tenants"])[0]
+    limits["write"]["tenants"][tenant]["head_series_limit"] = 4242
+    limits_document["data"]["limits.yaml"] = yaml.safe_dump(limits, sort_keys=True)
+    (checkout / values).write_text(yaml.safe_dump_all(documents, sort_keys=False))
+    git("-c", "user.name=test", "-c", "user.email=test@example.invalid", "commit", "--quiet", "-am",
+        f"test: {tenant} head series limit 4242", cwd=checkout)
+    git("push", "--quiet", "origin", "HEAD:main", cwd=checkout)
+    # What a git webhook would do: ask the root's child to refresh now instead of at the cache's expiry.
+    kube[HUB][2].patch_namespaced_custom_object(GROUP, VERSION, ARGOCD, "applications", f"{ENVIRONMENT}-{region}-thanos",
+                                                {"metadata": {"annotations": {"argocd.argoproj.io/refresh": "normal"}}})
+
+    def applied_limit():
+        stored = read_config_map(kube, region, PLATFORM_NAMESPACE, "thanos-receive-limits")
+        return yaml.safe_load(stored.data["limits.yaml"])["write"]["tenants"][tenant].get("head_series_limit") == 4242
+
+    wait_for(applied_limit, timeout=180, what="the committed limit in the API server")
+    # The other region's object was not part of the commit.
+    other = yaml.safe_load(read_config_map(kube, "eu-west-1", PLATFORM_NAMESPACE, "thanos-receive-limits").data["limits.yaml"])
+    assert all(entry.get("head_series_limit") != 4242 for entry in other["write"]["tenants"].values())
+
+    # The role brings the topology's value back by a commit of its own; it writes no limits object to any cluster.
+    completed = converge(lab_dir, "-v")
+    assert recap(completed.stdout, HUB)["changed"] > 0
+    assert "thanos-receive-limits" not in "\n".join(
+        line for line in completed.stdout.splitlines() if line.startswith(("changed:", "ok:")) and "kubernetes" in line)
+    wait_for(lambda: not applied_limit(), timeout=180, what="the topology's limit back in the API server")
+
+
+def test_check_mode_on_a_synced_environment_predicts_no_change(first_run, lab_dir, repository):
+    head = remote_head(repository)
+    completed = converge(lab_dir, "--check", "--diff")
+    for region in REGIONS:
+        assert recap(completed.stdout, region)["changed"] == 0, completed.stdout[-3000:]
+    assert remote_head(repository) == head
