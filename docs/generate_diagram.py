@@ -25,11 +25,17 @@ from ansible_collections.meridian.observability.plugins.module_utils._topology.m
     region_hostvars,
 )
 
+# The hub's Argo CD syncs every region; the hub also answers the global query across regions.
+HUB_ONLY_COMPONENTS = [
+    ("Argo CD", "app-of-apps per region, git -> both clusters"),
+    ("global query", "Thanos query over every region, tenancy enforced"),
+]
 PLATFORM_COMPONENTS = [
-    ("Argo CD", "root app-of-apps -> k8s-manifests/"),
-    ("Prometheus", "remote-write, THANOS-TENANT from gateway"),
-    ("Thanos", "receive (hashring, limits), query (enforce tenancy)"),
-    ("Loki + Fluent Bit", "per-tenant overrides, X-Scope-OrgID"),
+    ("Prometheus", "remote-write through the gateway"),
+    ("Thanos", "receive (hashring, limits), query, store, compactor"),
+    ("S3 bucket", "the region's Thanos blocks"),
+    ("Loki + Fluent Bit", "per-tenant limits, X-Scope-OrgID"),
+    ("Grafana", "one organization per tenant"),
     ("Istio", "STRICT mTLS, JWT per tenant realm"),
     ("Vault auth", "policy + role per tenant"),
     ("Gatekeeper", "tenant labels, registries, default-deny"),
@@ -72,8 +78,9 @@ def draw_region(axes, x, y, hostvars):
     axes.text(x + 3, eks_y + 28, f"EKS {cluster['name']}  (k8s {cluster['version']})", fontsize=11, fontweight="bold", va="center")
     groups = ", ".join(f"{group['name']} {group['min_size']}-{group['max_size']}x {group['instance_types'][0]}" for group in cluster["node_groups"])
     axes.text(x + 3, eks_y + 25.7, f"node groups: {groups}", fontsize=8.5, va="center", color="#555555")
-    for number, (name, detail) in enumerate(PLATFORM_COMPONENTS):
-        component_y = eks_y + 22.6 - number * 2.45
+    components = (HUB_ONLY_COMPONENTS if role == "hub" else [("(Argo CD)", "synced by the hub's Argo CD")]) + PLATFORM_COMPONENTS
+    for number, (name, detail) in enumerate(components):
+        component_y = eks_y + 22.6 - number * 2.0
         axes.text(x + 3.5, component_y, name, fontsize=9, fontweight="bold", va="center")
         axes.text(x + 16, component_y, detail, fontsize=8.5, va="center")
 
@@ -105,10 +112,13 @@ def draw(topology, output: pathlib.Path) -> None:
                      f"external ranges: " + ", ".join(f"{entry['name']} {entry['cidr']}" for entry in topology["network"]["external_ranges"]),
               fontsize=11, va="center", color="#444444")
 
-    # Global identity: one Keycloak, a realm per tenant
+    # Global identity: one Keycloak, a realm per tenant; the GitOps repository the argocd role pushes to
     box(axes, 2, 85, figure_width - 4, 6, COLOURS["global"])
+    axes.text(4, 86.3, "GitOps repository: the argocd role renders the topology into k8s-manifests/environments/<env>/ and "
+                       "pushes; the hub's Argo CD syncs each region's root app-of-apps (nothing else applies workloads)",
+              fontsize=10, va="center", color="#444444")
     realms = ", ".join(tenant["name"] for tenant in topology["tenants"])
-    axes.text(4, 88, f"Keycloak (global): one realm per tenant — {realms};  tokens carry the 'tenant' claim that the gateway "
+    axes.text(4, 89, f"Keycloak (global): one realm per tenant — {realms};  tokens carry the 'tenant' claim that the gateway "
                      "turns into THANOS-TENANT / X-Scope-OrgID", fontsize=11, va="center")
 
     tgw_centres = {}

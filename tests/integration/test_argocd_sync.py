@@ -146,9 +146,10 @@ def test_the_synced_objects_exist_in_both_api_servers(first_run, kube):
                  what=f"thanos-receive-limits in {region}")
         statefulsets = {item.metadata.name for item in apps_api.list_namespaced_stateful_set(PLATFORM_NAMESPACE).items}
         assert {"thanos-receive", "thanos-store", "thanos-compactor"} <= statefulsets, (region, statefulsets)
-        # Argo CD tracks what it applied with its instance label.
+        # Argo CD (3.x: annotation tracking) marks what it applied with the owning Application.
         receive = apps_api.read_namespaced_stateful_set("thanos-receive", PLATFORM_NAMESPACE)
-        assert receive.metadata.labels.get("app.kubernetes.io/instance") == f"{ENVIRONMENT}-{region}-thanos"
+        tracking = (receive.metadata.annotations or {}).get("argocd.argoproj.io/tracking-id", "")
+        assert tracking.startswith(f"{ENVIRONMENT}-{region}-thanos:"), tracking
         assert extensions.read_custom_resource_definition("tenants.observability.meridian.io").metadata.name
         # No kubelet in the lab: workloads are created but never become ready.
         assert (receive.status.ready_replicas or 0) == 0
@@ -223,3 +224,131 @@ def test_check_mode_on_a_synced_environment_predicts_no_change(first_run, lab_di
     for region in REGIONS:
         assert recap(completed.stdout, region)["changed"] == 0, completed.stdout[-3000:]
     assert remote_head(repository) == head
+
+
+# --- tenant isolation: what a tenant's AppProject lets through, each refusal next to a twin that syncs -----------------
+PROBE_CASES = {
+    # name: (region, destination namespace, manifest kind, expected to sync). globex lives only in eu-west-1, so its
+    # refusal and acme's twin there go through the cluster Secret the role made.
+    "own-namespace": ("us-east-1", "acme", "ConfigMap", True),
+    "own-namespace-eu": ("eu-west-1", "acme", "ConfigMap", True),
+    "other-tenant": ("eu-west-1", "globex", "ConfigMap", False),
+    "cluster-scoped": ("us-east-1", "acme", "ClusterRole", False),
+    "operator-owned": ("us-east-1", "acme", "NetworkPolicy", False),
+}
+
+
+def probe_manifest(kind: str, name: str) -> dict:
+    if kind == "ConfigMap":
+        return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"probe": "yes"}}
+    if kind == "ClusterRole":
+        return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": name},
+                "rules": []}
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": name},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{}]}}
+
+
+@pytest.fixture(scope="module")
+def probe_branch(first_run, lab_tenants, repository, tmp_path_factory, unique_module):
+    """A branch of the lab repository (a tenant's project allows that repository) with one directory per probe."""
+    checkout = tmp_path_factory.mktemp("probe") / "checkout"
+    git("clone", "--quiet", str(repository), str(checkout))
+    branch = f"test/isolation-{unique_module}"
+    git("checkout", "--quiet", "--orphan", branch, cwd=checkout)
+    git("rm", "-rfq", ".", cwd=checkout)
+    for case, (_, _, kind, _) in PROBE_CASES.items():
+        (checkout / case).mkdir()
+        (checkout / case / "probe.yaml").write_text(yaml.safe_dump(probe_manifest(kind, f"probe-{unique_module}-{case}")))
+    git("add", "-A", cwd=checkout)
+    git("-c", "user.name=test", "-c", "user.email=test@example.invalid", "commit", "--quiet", "-m", "isolation probes",
+        cwd=checkout)
+    git("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}", cwd=checkout)
+    yield branch
+    git("--git-dir", str(repository), "update-ref", "-d", f"refs/heads/{branch}")
+
+
+@pytest.fixture(scope="module")
+def unique_module() -> str:
+    import uuid
+
+    return uuid.uuid4().hex[:6]
+
+
+@pytest.fixture(scope="module")
+def probes(kube, lab, probe_branch, unique_module):
+    """One Application per probe in tenant acme's project, all synced automatically; removed with their objects."""
+    custom = kube[HUB][2]
+    names = {}
+    servers = {HUB: "https://kubernetes.default.svc"}
+    for region in REGIONS[1:]:
+        kubeconfig = yaml.safe_load(pathlib.Path(lab["regions"][region]["kubernetes"]["kubeconfigs"]["admin"]).read_text())
+        servers[region] = kubeconfig["clusters"][0]["cluster"]["server"]
+    for case, (region, namespace, _, _) in PROBE_CASES.items():
+        name = f"probe-{unique_module}-{case}"
+        names[case] = name
+        custom.create_namespaced_custom_object(GROUP, VERSION, ARGOCD, "applications", {
+            "apiVersion": f"{GROUP}/{VERSION}", "kind": "Application",
+            "metadata": {"name": name, "namespace": ARGOCD,
+                         "finalizers": ["resources-finalizer.argocd.argoproj.io"]},
+            "spec": {"project": "acme",
+                     "source": {"repoURL": lab["argocd"]["repo_url"], "targetRevision": probe_branch, "path": case},
+                     "destination": {"server": servers[region], "namespace": namespace},
+                     "syncPolicy": {"automated": {"prune": True, "selfHeal": True}}}})
+    yield names
+    for name in names.values():
+        try:
+            custom.delete_namespaced_custom_object(GROUP, VERSION, ARGOCD, "applications", name)
+        except Exception:  # already gone
+            pass
+
+
+def probe_object_exists(kube, case: str, name: str) -> bool:
+    from kubernetes.client.exceptions import ApiException
+
+    region, namespace, kind, _ = PROBE_CASES[case]
+    core = kube[region][0]
+    try:
+        if kind == "ConfigMap":
+            core.read_namespaced_config_map(name, namespace)
+        elif kind == "ClusterRole":
+            from kubernetes import client
+
+            client.RbacAuthorizationV1Api(core.api_client).read_cluster_role(name)
+        else:
+            from kubernetes import client
+
+            client.NetworkingV1Api(core.api_client).read_namespaced_network_policy(name, namespace)
+    except ApiException as err:
+        if err.status == 404:
+            return False
+        raise
+    return True
+
+
+def test_a_tenant_project_syncs_only_into_its_own_namespace(kube, probes):
+    """acme's project syncs a ConfigMap into acme in both regions (the twins) and refuses globex's namespace, a
+    cluster-scoped object and an object the tenant operator owns; none of the refused objects is created."""
+    custom = kube[HUB][2]
+
+    def settled():
+        states = {}
+        for case, name in probes.items():
+            app = custom.get_namespaced_custom_object(GROUP, VERSION, ARGOCD, "applications", name)
+            status = app.get("status", {})
+            sync = status.get("sync", {}).get("status")
+            conditions = [condition.get("message", "") for condition in status.get("conditions", [])]
+            operation = status.get("operationState", {})
+            refused = bool(conditions) or operation.get("phase") in ("Failed", "Error")
+            states[case] = (sync, refused, conditions + [operation.get("message", "")])
+        ready = all(states[case][0] == "Synced" if allowed else states[case][1]
+                    for case, (_, _, _, allowed) in PROBE_CASES.items())
+        return states if ready else None
+
+    states = wait_for(settled, timeout=180, what="the probes synced or refused")
+    for case, (_, _, _, allowed) in PROBE_CASES.items():
+        if allowed:
+            assert probe_object_exists(kube, case, probes[case]), case
+            continue
+        assert states[case][0] != "Synced", (case, states[case])
+        assert " ".join(states[case][2]), case  # Argo CD says why
+        assert not probe_object_exists(kube, case, probes[case]), case
