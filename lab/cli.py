@@ -74,6 +74,24 @@ def _print_crd_status(lab: Lab, rows: list[dict]) -> None:
         print(f"crds {region}: {counts} Established" + ("" if complete else " (run make lab-up)"))
 
 
+def _print_argocd_status(lab: Lab, rows: list[dict]) -> None:
+    """One line: the Applications the lab's Argo CD (hub region) manages, and how many are Synced."""
+    from lab.services.argocd import application_summary
+    from lab.topology import HUB_REGION
+
+    states = {row["service"]: row["state"] for row in rows}
+    controller = states.get("argocd-application-controller", "stopped")
+    if states.get(f"kube-apiserver-{HUB_REGION}") != "healthy":
+        print(f"argocd: unknown, the {HUB_REGION} API server is not healthy")
+        return
+    try:
+        total, synced = application_summary(str(lab.paths.kubeconfig(HUB_REGION, "admin")))
+    except LabError as err:
+        print(f"argocd: unknown, {err}")
+        return
+    print(f"argocd: {total} Applications ({synced} Synced); controller {controller}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "tool-path":  # reads only the build cache: no lab state, nothing built
@@ -105,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 _print_status(rows)
                 _print_crd_status(lab, rows)
+                _print_argocd_status(lab, rows)
             if args.check and any(r["state"] != "healthy" for r in rows):
                 return 1
         elif args.command == "env":

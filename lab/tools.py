@@ -18,7 +18,7 @@ _DATA_SUFFIXES = ("_file", "_dir", "_home")
 
 def _binary_names(spec: dict) -> list[str]:
     kind = spec.get("kind")
-    if kind == "go":
+    if kind in ("go", "deb"):
         return list(spec["binaries"])
     if kind == "pip":
         return [spec["binary"]]

@@ -7,6 +7,7 @@ Global services:
     moto                 15000   AWS API for every region (one server)
     keycloak             18080   HTTP (issuer base http://127.0.0.1:18080)
                          19000   management (health)
+    redis                16379   Argo CD's cache (no persistence)
 
 Per region r (us-east-1 = 1, eu-west-1 = 2) the port is 20000 + 1000*r + offset,
 so us-east-1 uses 21xxx and eu-west-1 22xxx:
@@ -28,6 +29,14 @@ so us-east-1 uses 21xxx and eu-west-1 22xxx:
     880     envoy                    tenant gateway listener (http; JWT per tenant realm)
     881     envoy                    admin (GET /ready, /config_dump)
     310     logs-echo                logs upstream behind the gateway (stands in for Loki)
+
+Hub services run once, in the hub region (HUB_REGION, us-east-1), on ports of its block:
+
+    081     argocd-repo-server             gRPC (plaintext)
+    084     argocd-repo-server             metrics and GET /healthz
+    082     argocd-application-controller  metrics and GET /healthz (Argo CD binds it to every interface)
+    906     thanos-query-global            HTTP (Prometheus query API over both regions)
+    905     thanos-query-global            gRPC
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ HOST = "127.0.0.1"
 MOTO_PORT = 15000
 KEYCLOAK_HTTP_PORT = 18080
 KEYCLOAK_MANAGEMENT_PORT = 19000
+REDIS_PORT = 16379
 
 # Offsets inside a region's 2r000 block.
 REGION_PORT_OFFSETS: dict[str, int] = {
@@ -60,6 +70,18 @@ REGION_PORT_OFFSETS: dict[str, int] = {
     "logs_echo": 310,
 }
 
+# The region that runs the one Argo CD and the global Thanos query (the control region).
+HUB_REGION = "us-east-1"
+
+# Offsets of the hub services inside the hub region's block (not used in the other regions).
+HUB_PORT_OFFSETS: dict[str, int] = {
+    "argocd_repo_server": 81,
+    "argocd_repo_server_metrics": 84,
+    "argocd_controller_metrics": 82,
+    "thanos_query_global_http": 906,
+    "thanos_query_global_grpc": 905,
+}
+
 # Region name -> index. The index picks the port block and never changes for a region.
 REGIONS: dict[str, int] = {
     "us-east-1": 1,
@@ -79,7 +101,9 @@ REGIONAL_KINDS: tuple[str, ...] = (
     "logs-echo",
     "envoy",
 )
-GLOBAL_SERVICES: tuple[str, ...] = ("moto", "keycloak")
+GLOBAL_SERVICES: tuple[str, ...] = ("moto", "keycloak", "redis")
+# Run once, in HUB_REGION; their names carry no region suffix.
+HUB_SERVICES: tuple[str, ...] = ("argocd-repo-server", "argocd-application-controller", "thanos-query-global")
 
 
 @dataclass(frozen=True)
@@ -104,12 +128,21 @@ def region_ports(region: str) -> RegionPorts:
     return RegionPorts(region, REGIONS[region])
 
 
+def hub_port(key: str) -> int:
+    """A hub service's port (HUB_PORT_OFFSETS) in the hub region's block."""
+    return 20000 + 1000 * REGIONS[HUB_REGION] + HUB_PORT_OFFSETS[key]
+
+
+def hub_address(key: str) -> str:
+    return f"{HOST}:{hub_port(key)}"
+
+
 def service_names() -> list[str]:
     """Every service name, global first, then each region's in start order."""
     names = list(GLOBAL_SERVICES)
     for region in REGIONS:
         names.extend(f"{kind}-{region}" for kind in REGIONAL_KINDS)
-    return names
+    return names + list(HUB_SERVICES)
 
 
 def port_table() -> list[tuple[str, str, int]]:
@@ -118,9 +151,11 @@ def port_table() -> list[tuple[str, str, int]]:
         ("moto", "aws api", MOTO_PORT),
         ("keycloak", "http", KEYCLOAK_HTTP_PORT),
         ("keycloak", "management", KEYCLOAK_MANAGEMENT_PORT),
+        ("redis", "argocd cache", REDIS_PORT),
     ]
     for region in REGIONS:
         ports = region_ports(region)
         for key in REGION_PORT_OFFSETS:
             rows.append((region, key, ports.port(key)))
+    rows += [(HUB_REGION, key, hub_port(key)) for key in HUB_PORT_OFFSETS]
     return rows

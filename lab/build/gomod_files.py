@@ -45,7 +45,7 @@ def build(component: str, spec: dict, version_dir: pathlib.Path, build_log: Buil
     progress.step(planned[0])
     # GOFLAGS cleared: a -mod flag from the environment makes `go mod download` refuse outside a module.
     returncode, stdout = build_log.run(["go", "mod", "download", "-json", target], cwd=version_dir,
-                                       env=_env(), capture=True, heartbeat=progress.heartbeat)
+                                       env=_env(spec), capture=True, heartbeat=progress.heartbeat)
     try:
         info = json.loads(stdout or "{}")
     except ValueError:
@@ -77,5 +77,7 @@ def build(component: str, spec: dict, version_dir: pathlib.Path, build_log: Buil
     return result
 
 
-def _env() -> dict:
-    return {**os.environ, "GOFLAGS": "", "GOWORK": "off", "GOTOOLCHAIN": "local"}
+def _env(spec: dict) -> dict:
+    # `go mod download` refuses a module whose go.mod needs a newer Go than the toolchain's (Argo CD's
+    # go 1.27.0), so a component may pin the toolchain as Go components do.
+    return {**os.environ, "GOFLAGS": "", "GOWORK": "off", "GOTOOLCHAIN": spec.get("toolchain") or "local"}

@@ -9,8 +9,8 @@ REPO_ROOT = LAB_DIR.parent
 VERSIONS_FILE = LAB_DIR / "versions.yml"
 
 #: Build order: longest first, so a cold `python -m lab.build` starts with it.
-COMPONENTS = ["kubernetes", "etcd", "thanos", "gator", "prometheus", "opa", "cyclonus", "keycloak", "openbao",
-              "envoy", "istio-crds", "gatekeeper-crds", "cilium-crds"]
+COMPONENTS = ["kubernetes", "argocd", "etcd", "thanos", "gator", "prometheus", "opa", "cyclonus", "keycloak",
+              "openbao", "envoy", "redis", "istio-crds", "gatekeeper-crds", "cilium-crds", "argocd-crds"]
 
 
 class BuildError(RuntimeError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lab.services.argocd import ArgocdApplicationControllerService, ArgocdRepoServerService, RedisService
 from lab.services.base import LabContext, LabError, Service
 from lab.services.envoy import EnvoyService, LogsEchoService
 from lab.services.keycloak import KeycloakService
@@ -14,7 +15,7 @@ from lab.services.moto import MotoService
 from lab.services.openbao import OpenBaoService
 from lab.services.prometheus import PrometheusService
 from lab.services.tenant_operator import TenantOperatorService
-from lab.services.thanos import ThanosQueryService, ThanosReceiveService
+from lab.services.thanos import ThanosQueryGlobalService, ThanosQueryService, ThanosReceiveService
 from lab.topology import REGIONS
 
 REGIONAL_SERVICE_CLASSES: tuple[type[Service], ...] = (
@@ -32,10 +33,11 @@ REGIONAL_SERVICE_CLASSES: tuple[type[Service], ...] = (
 
 
 def all_services() -> list[Service]:
-    """Every service in start order: global ones, then each region's chain."""
-    services: list[Service] = [MotoService(), KeycloakService()]
+    """Every service in start order: global ones, then each region's chain, then the hub's (lab/topology.py)."""
+    services: list[Service] = [MotoService(), KeycloakService(), RedisService()]
     for region in REGIONS:
         services.extend(cls(region) for cls in REGIONAL_SERVICE_CLASSES)
+    services += [ArgocdRepoServerService(), ArgocdApplicationControllerService(), ThanosQueryGlobalService()]
     return services
 
 

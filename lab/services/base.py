@@ -103,6 +103,10 @@ class Service:
     def env(self, ctx: LabContext) -> dict[str, str]:
         return ctx.base_env()
 
+    def before_start(self, ctx: LabContext) -> str | None:
+        """Cluster objects the server needs before it starts (its dependencies are ready); a note for `up`."""
+        return None
+
     def cwd(self, ctx: LabContext) -> Path:
         path = ctx.paths.data(self.name)
         path.mkdir(parents=True, exist_ok=True)

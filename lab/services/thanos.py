@@ -13,7 +13,7 @@ import json
 from lab.files import write_if_changed, write_if_missing
 from lab.health import http_ok
 from lab.services.base import LabContext, Service
-from lab.topology import region_ports
+from lab.topology import HUB_REGION, REGIONS, hub_address, hub_port, region_ports
 
 TENANT_HEADER = "THANOS-TENANT"
 TENANT_LABEL = "tenant_id"
@@ -181,6 +181,50 @@ class ThanosQueryService(Service):
             f"--grpc-address={ports.address('thanos_query_grpc')}",
             # --endpoint is marked deprecated but works; it avoids an extra SD file.
             f"--endpoint={ports.address('thanos_receive_grpc')}",
+            "--query.enforce-tenancy",
+            f"--query.tenant-header={TENANT_HEADER}",
+            f"--query.tenant-label-name={TENANT_LABEL}",
+            f"--query.default-tenant-id={DEFAULT_TENANT}",
+            f"--query.replica-label={REPLICA_LABEL}",
+        ]
+
+    def healthy(self, ctx: LabContext) -> bool:
+        return http_ok(f"{self.endpoint()}/-/ready")
+
+
+class ThanosQueryGlobalService(Service):
+    """The global view: one query in the hub region over both regions' queries (gRPC StoreAPI).
+
+    It enforces tenancy exactly as the regional ones do (same header, label and default tenant), so a
+    tenant sees its own series from every region, told apart by the `region` external label.
+    """
+
+    kind = "thanos-query-global"
+    component = "thanos"
+    startup_timeout = 60.0
+
+    def __init__(self) -> None:
+        super().__init__(HUB_REGION)
+        self.name = self.kind  # one per lab: no region suffix
+        self.depends_on = tuple(f"thanos-query-{region}" for region in REGIONS)
+
+    def endpoint(self) -> str:
+        return f"http://{hub_address('thanos_query_global_http')}"
+
+    def marker(self) -> str:
+        return f"--http-address={hub_address('thanos_query_global_http')}"
+
+    def ports(self) -> list[int]:
+        return [hub_port("thanos_query_global_http"), hub_port("thanos_query_global_grpc")]
+
+    def argv(self, ctx: LabContext) -> list[str]:
+        thanos = ctx.binaries("thanos")["thanos"]
+        endpoints = [f"--endpoint={region_ports(region).address('thanos_query_grpc')}" for region in REGIONS]
+        return [
+            str(thanos), "query",
+            self.marker(),
+            f"--grpc-address={hub_address('thanos_query_global_grpc')}",
+            *endpoints,
             "--query.enforce-tenancy",
             f"--query.tenant-header={TENANT_HEADER}",
             f"--query.tenant-label-name={TENANT_LABEL}",

@@ -216,15 +216,23 @@ def test_every_up_installs_the_policy_crds_into_each_target_api_server(monkeypat
     from lab.runtime import Lab
     from lab.state import LabPaths
 
-    calls = []
+    from lab.services import argocd
+
+    calls, argocd_calls = [], []
     monkeypatch.setattr(crds, "install_cluster_crds",
                         lambda kubeconfig: calls.append(kubeconfig) or {"gatekeeper-crds": ["a"] * 17})
+    monkeypatch.setattr(argocd, "install_argocd_base",
+                        lambda kubeconfig: argocd_calls.append(kubeconfig) or ["3 CRDs Established"])
     lines = []
     runtime = Lab(LabPaths(tmp_path), out=lines.append)
     runtime._install_cluster_crds(runtime.services)
     assert calls == [str(tmp_path / "kube" / region / "admin.kubeconfig") for region in ("us-east-1", "eu-west-1")]
-    assert [line.split()[:3] for line in lines] == [["crds-us-east-1", "applied", "gatekeeper-crds"],
+    # Argo CD's CRDs and base objects go into the hub region's API server only.
+    assert argocd_calls == [str(tmp_path / "kube" / "us-east-1" / "admin.kubeconfig")]
+    assert [line.split()[:3] for line in lines] == [["argocd-base-us-east-1", "applied", "3"],
+                                                    ["crds-us-east-1", "applied", "gatekeeper-crds"],
                                                     ["crds-eu-west-1", "applied", "gatekeeper-crds"]]
     calls.clear()
+    argocd_calls.clear()
     runtime._install_cluster_crds([runtime.service("moto"), runtime.service("keycloak")])
-    assert calls == []  # `lab start moto` touches no API server
+    assert calls == argocd_calls == []  # `lab start moto` touches no API server
