@@ -61,6 +61,9 @@ def write_play(directory: pathlib.Path, render_root: pathlib.Path, promtool: str
         "observability_promtool_path": promtool,
         "observability_platform_tenant": "{{ 'acme' if inventory_hostname == 'us-east-1' else '' }}",
         "observability_s3_endpoint_url": "{{ meridian_aws_endpoint_url }}",
+        # No server here: the bucket and the Thanos Receive ConfigMap are tests/integration/test_observability_role.py's.
+        "observability_manage_bucket": False,
+        "observability_manage_thanos_tenants": False,
     } | variables
     play = [{"name": "Render the observability layer (no server)", "hosts": "all", "gather_facts": False,
              "tasks": [{"name": "Observability role", "ansible.builtin.include_role":
@@ -427,7 +430,8 @@ TENANTS = [
 ]
 INVENTORY = {"meridian_kubeconfig": "/nonexistent/kubeconfig", "meridian_region": "eu-west-1",
              "meridian_resource_prefix": "meridian-test-eu-west-1", "meridian_tenants": TENANTS,
-             "meridian_keycloak_url": "http://127.0.0.1:18080"}
+             "meridian_keycloak_url": "http://127.0.0.1:18080",
+             "observability_manage_bucket": False, "observability_manage_thanos_tenants": False}
 
 
 @pytest.mark.parametrize(("case", "variables", "named"), [
