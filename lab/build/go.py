@@ -120,6 +120,11 @@ def wrapper_gomod(component: str, spec: dict, upstreams: dict[str, tuple[str, st
                 continue
             replaces[lhs] = rhs
 
+    # versions.yml's own replaces (`replaces: {module: "module version"}`) win over upstream's: for a
+    # dependency the module proxy refuses at the version upstream asks for.
+    for lhs, rhs in (spec.get("replaces") or {}).items():
+        replaces[lhs] = rhs
+
     requires = {spec["module"]: spec["version"], **(spec.get("extra_requires") or {})}
     tools = [package for package in spec["binaries"].values() if not package.startswith("./")]
 

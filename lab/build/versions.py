@@ -9,7 +9,7 @@ REPO_ROOT = LAB_DIR.parent
 VERSIONS_FILE = LAB_DIR / "versions.yml"
 
 #: Build order: longest first, so a cold `python -m lab.build` starts with it.
-COMPONENTS = ["kubernetes", "argocd", "etcd", "thanos", "gator", "prometheus", "opa", "cyclonus", "keycloak",
+COMPONENTS = ["kubernetes", "argocd", "etcd", "thanos", "gator", "prometheus", "opa", "cyclonus", "kustomize", "keycloak",
               "openbao", "envoy", "redis", "istio-crds", "gatekeeper-crds", "cilium-crds", "argocd-crds"]
 
 

@@ -273,9 +273,15 @@ class ArgocdRepoServerService(_ArgocdService):
         ensure_git_repository(gitops_dir(ctx))
 
     def argv(self, ctx: LabContext) -> list[str]:
-        # v3.6.1 runs every git command through git-verify-wrapper.sh, looked up on PATH.
-        wrapper = self.directories(ctx)["bin"] / "git-verify-wrapper.sh"
-        write_if_changed(wrapper, git_verify_wrapper().read_bytes(), mode=0o755)
+        # v3.6.1 runs every git command through git-verify-wrapper.sh, and kustomize sources through
+        # `kustomize build`, both looked up on PATH (the image ships them in /usr/local/bin).
+        tools = self.directories(ctx)["bin"]
+        write_if_changed(tools / "git-verify-wrapper.sh", git_verify_wrapper().read_bytes(), mode=0o755)
+        kustomize = ctx.binaries("kustomize")["kustomize"]
+        link = tools / "kustomize"
+        if not link.is_symlink() or os.readlink(link) != str(kustomize):
+            link.unlink(missing_ok=True)
+            link.symlink_to(kustomize)
         if not shutil.which("git"):
             raise LabError("argocd-repo-server needs `git` on PATH (Debian package git)")
         return [str(ctx.binaries("argocd")["argocd"]),

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.lab
 GROUP, VERSION, PLURAL = "argoproj.io", "v1alpha1", "applications"
 FINALIZER = "resources-finalizer.argocd.argoproj.io"
 WAIT_SECONDS = 120
+RENDERED_BY = "lab.meridian.io/rendered-by"
 
 
 def _git(*args: str, cwd: Path) -> str:
@@ -66,7 +67,11 @@ def app_repo(tmp_path, unique) -> dict:
     _git("init", "--quiet", "--bare", "--initial-branch=main", str(bare), cwd=tmp_path)
     _git("clone", "--quiet", str(bare), str(work), cwd=tmp_path)
     (work / "configmap.json").write_text(_configmap(namespace, "hello"))
-    _git("add", "configmap.json", cwd=work)
+    # A kustomize source, as the argocd role's overlays are: the repo server must find `kustomize` on its PATH.
+    (work / "kustomization.yaml").write_text(json.dumps({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": ["configmap.json"],
+        "labels": [{"pairs": {RENDERED_BY: "kustomize"}}]}))
+    _git("add", "configmap.json", "kustomization.yaml", cwd=work)
     _git("commit", "--quiet", "-m", "greeting", cwd=work)
     _git("push", "--quiet", "origin", "HEAD:main", cwd=work)
     return {"url": bare.as_uri(), "work": work, "namespace": namespace, "app": f"lab-test-{unique}"}
@@ -157,7 +162,10 @@ def test_application_syncs_self_heals_follows_a_push_and_cleans_up(hub, applicat
 
     status = _wait("the Application to be Synced", synced)
     assert status["sync"]["revision"] == _git("rev-parse", "HEAD", cwd=application["work"])
+    assert status["sourceType"] == "Kustomize"
     assert _greeting(hub, application["namespace"]) == "hello"
+    live = hub["core"].read_namespaced_config_map("greeting", application["namespace"])
+    assert live.metadata.labels[RENDERED_BY] == "kustomize"
 
     # Self-heal: the controller puts back what git says when the live object goes away.
     hub["core"].delete_namespaced_config_map("greeting", application["namespace"])

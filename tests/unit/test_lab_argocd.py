@@ -222,3 +222,12 @@ def test_prepare_creates_the_bare_gitops_repository_once(tmp_path):
     head = subprocess.run(["git", "symbolic-ref", "HEAD"], cwd=repo, capture_output=True, text=True, check=True)
     assert head.stdout.strip() == "refs/heads/main"
     assert ensure_git_repository(repo) is False  # an existing repository (the role's content) is left alone
+
+
+def test_a_replace_from_versions_yml_wins_over_the_upstream_one():
+    spec = build.load_versions()["components"]["kustomize"]
+    upstream = "module sigs.k8s.io/kustomize/kustomize/v5\n\ngo 1.27.0\n\nreplace k8s.io/kube-openapi => ./nowhere\n"
+    gomod = go.wrapper_gomod("kustomize", spec, {spec["module"]: (spec["version"], upstream)})
+    assert go.go_directives(gomod)["replace"] == [
+        f"k8s.io/kube-openapi => {spec['replaces']['k8s.io/kube-openapi']}"]
+    assert go.go_env(spec)["GOTOOLCHAIN"] == "go1.27.3"
