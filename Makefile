@@ -94,7 +94,7 @@ policy-test: lab-build ## Gatekeeper policies: opa check and opa test of every R
 
 # ---------------------------------------------------------------- the lab
 .PHONY: lab-build
-lab-build: bootstrap ## Build or reuse the lab's pinned binaries (cold: about 25 min on 2 cores, once; cached in ~/.cache/meridian/lab; log .lab/lab-build.log)
+lab-build: bootstrap ## Build or reuse the lab's pinned binaries (cold: about 30 min on 2 cores, once; cached in ~/.cache/meridian/lab; log .lab/lab-build.log)
 	$(PY) -m lab.build
 
 .PHONY: lab-up

@@ -35,9 +35,9 @@ from lab.build import (
 from lab.state import default_state_dir
 
 #: What a cold build of the default components costs on the reference machine (2 cores):
-#: about 25 min idle, up to about an hour with the machine busy (bench/lab_build_times.md; the policy
-#: tools gator, opa and cyclonus add about 10 min of CPU).
-COLD_BUILD_NOTE = ("a cold build takes about 25 minutes on 2 cores (longer on a busy machine) "
+#: about 30 min idle, up to about an hour with the machine busy (bench/lab_build_times.md; the policy
+#: tools gator, opa and cyclonus add about 10 min of CPU, Argo CD about 8 min).
+COLD_BUILD_NOTE = ("a cold build takes about 30 minutes on 2 cores (longer on a busy machine) "
                    "and happens once")
 
 

@@ -1,6 +1,6 @@
 """`python -m lab.build` on the warm cache: one summary line per component, on stdout and in the run log.
 
-Needs the cache `make lab-build` fills (about 25 minutes once), not the lab's servers. On a developer
+Needs the cache `make lab-build` fills (about 30 minutes once), not the lab's servers. On a developer
 machine with a cold cache the test is skipped; in CI (CI=true) `make lab-build` has always run first,
 so a cold cache there is a failure, not a skip.
 """
@@ -46,7 +46,7 @@ def test_warm_build_prints_a_summary_line_per_component(warm_cache, tmp_path):
         assert summary.search(run_log), f"no summary line for {name} in the run log:\n{run_log}"
         # The plan at the start names the component and its version too.
         assert re.search(rf"^  {name} +{version} +cached \(built in \d+ s\)$", completed.stderr, re.M)
-    assert "a cold build takes about 25 minutes on 2 cores (longer on a busy machine) and happens once" in completed.stderr
+    assert "a cold build takes about 30 minutes on 2 cores (longer on a busy machine) and happens once" in completed.stderr
     assert "everything is cached, nothing to build" in run_log
 
 

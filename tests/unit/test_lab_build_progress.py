@@ -96,7 +96,7 @@ def test_cli_plan_and_summary_lines(fake, tmp_path):
         assert cli.build_all(["fakebao"], fake, output, force=False) == 0
     text = log_file.read_text()
     assert "fakebao  9.9.9      to build (first build)" in text
-    assert "a cold build takes about 25 minutes on 2 cores (longer on a busy machine) and happens once" in text
+    assert "a cold build takes about 30 minutes on 2 cores (longer on a busy machine) and happens once" in text
     assert f"lab-build: fakebao {VERSION} built in " in text
     assert f"lab-build: fakebao {VERSION} cached (built in " in text
     assert "fakebao 1/2: " in text  # progress lines reach the run log even when quiet
