@@ -141,6 +141,22 @@ FLUENT_BIT_SECTIONS = {"env", "includes", "service", "parsers", "multiline_parse
 FLUENT_BIT_INPUTS = {"tail", "systemd", "forward", "dummy"}
 FLUENT_BIT_FILTERS = {"kubernetes", "rewrite_tag", "modify", "record_modifier", "grep", "nest", "lua"}
 FLUENT_BIT_OUTPUTS = {"loki", "stdout", "null", "forward"}
+# Each plugin's documented parameters (Fluent Bit manual: inputs/tail, filters/kubernetes, rewrite-tag, modify,
+# outputs/loki, whose tenant_id is sent as the X-Scope-OrgID header); common keys are valid for every plugin.
+FLUENT_BIT_COMMON_KEYS = {"name", "alias", "log_level", "match", "match_regex", "tag", "retry_limit", "workers",
+                          "storage.type", "storage.total_limit_size", "threaded"}
+FLUENT_BIT_PLUGIN_KEYS = {
+    "tail": {"path", "exclude_path", "multiline.parser", "mem_buf_limit", "skip_long_lines", "db", "db.sync",
+             "refresh_interval", "read_from_head", "buffer_chunk_size", "buffer_max_size", "path_key", "parser"},
+    "kubernetes": {"kube_url", "kube_tag_prefix", "merge_log", "merge_log_key", "keep_log", "labels", "annotations",
+                   "k8s-logging.parser", "k8s-logging.exclude", "buffer_size", "use_kubelet", "kube_token_file",
+                   "kube_ca_file"},
+    "rewrite_tag": {"rule", "emitter_name", "emitter_storage.type", "emitter_mem_buf_limit"},
+    "modify": {"set", "add", "remove", "rename", "hard_rename", "copy", "hard_copy", "condition"},
+    "loki": {"host", "port", "uri", "tls", "tls.verify", "tenant_id", "tenant_id_key", "bearer_token", "http_user",
+             "http_passwd", "labels", "label_keys", "label_map_path", "remove_keys", "drop_single_key", "line_format",
+             "auto_kubernetes_labels", "structured_metadata", "header", "compress"},
+}
 
 
 def fluent_bit_glob(pattern: str, tag: str) -> bool:
@@ -181,6 +197,10 @@ def fluent_bit_problems(document, tenants: dict, gateway_host: str, platform_ten
                 problems.append(f"pipeline.{kind}[{position}] ({entry['name']}) has no match")
             elif kind == "inputs" and not isinstance(entry.get("tag"), str):
                 problems.append(f"pipeline.inputs[{position}] has no tag")
+            else:
+                unknown = set(entry) - FLUENT_BIT_COMMON_KEYS - FLUENT_BIT_PLUGIN_KEYS.get(entry["name"], set())
+                if unknown:
+                    problems.append(f"pipeline.{kind}[{position}] ({entry['name']}) has undocumented keys {sorted(unknown)}")
     for position, output in enumerate(pipeline.get("outputs") or []):
         if isinstance(output, dict) and output.get("name") == "loki":
             if output.get("host") != gateway_host or not isinstance(output.get("port"), int):
@@ -406,7 +426,9 @@ def test_schema_checkers_find_broken_documents(rendered, hostvars):
     no_rewrite["pipeline"]["filters"] = [step for step in no_rewrite["pipeline"]["filters"] if step["name"] != "rewrite_tag"]
     wrong_host = copy.deepcopy(fluent)
     wrong_host["pipeline"]["outputs"][0]["host"] = "loki.monitoring.svc"
-    for broken in (swapped, no_rewrite, wrong_host, {"pipeline": {"inputs": []}}):
+    misspelt = copy.deepcopy(fluent)
+    misspelt["pipeline"]["outputs"][0]["tenant"] = misspelt["pipeline"]["outputs"][0].pop("tenant_id")
+    for broken in (swapped, no_rewrite, wrong_host, misspelt, {"pipeline": {"inputs": []}}):
         assert fluent_bit_problems(broken, tenants, gateway, ""), broken
 
     directory = root / "eu-west-1" / "grafana" / "acme"
