@@ -160,7 +160,7 @@ def test_the_limits_argo_cd_applied_are_the_topologys(first_run, kube, lab):
     for region in REGIONS:
         stored = yaml.safe_load(read_config_map(kube, region, PLATFORM_NAMESPACE, "thanos-receive-limits").data["limits.yaml"])
         living_here = {tenant["name"] for tenant in topology["tenants"] if region in tenant["regions"]
-                       and tenant.get("state", "present") == "present" and "metrics" in tenant}
+                       and tenant.get("state", "present") == "present"}
         assert set(stored["write"]["tenants"]) == living_here, region
 
 
@@ -338,13 +338,20 @@ def test_a_tenant_project_syncs_only_into_its_own_namespace(kube, probes):
             sync = status.get("sync", {}).get("status")
             conditions = [condition.get("message", "") for condition in status.get("conditions", [])]
             operation = status.get("operationState", {})
-            refused = bool(conditions) or operation.get("phase") in ("Failed", "Error")
+            # Argo CD's own words for a project refusing a destination or a kind.
+            refused = any("is not permitted in project acme" in message
+                          or "do not match any of the allowed destinations in project 'acme'" in message
+                          for message in conditions + [operation.get("message", "")])
             states[case] = (sync, refused, conditions + [operation.get("message", "")])
+        settled.last = states
         ready = all(states[case][0] == "Synced" if allowed else states[case][1]
                     for case, (_, _, _, allowed) in PROBE_CASES.items())
         return states if ready else None
 
-    states = wait_for(settled, timeout=180, what="the probes synced or refused")
+    try:
+        states = wait_for(settled, timeout=180, what="the probes synced or refused")
+    except AssertionError as err:
+        raise AssertionError(f"{err}: {getattr(settled, 'last', None)}") from None
     for case, (_, _, _, allowed) in PROBE_CASES.items():
         if allowed:
             assert probe_object_exists(kube, case, probes[case]), case
