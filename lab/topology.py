@@ -35,6 +35,9 @@ Hub services run once, in the hub region (HUB_REGION, us-east-1), on ports of it
     081     argocd-repo-server             gRPC (plaintext)
     084     argocd-repo-server             metrics and GET /healthz
     082     argocd-application-controller  metrics and GET /healthz (Argo CD binds it to every interface)
+    087     argocd-applicationset-controller  metrics (its health check reads them)
+    088     argocd-applicationset-controller  probe listener (v3.6.1 registers no checks on it)
+    089     argocd-applicationset-controller  git webhook endpoint (unused in the lab; bound to loopback)
     906     thanos-query-global            HTTP (Prometheus query API over both regions)
     905     thanos-query-global            gRPC
 """
@@ -78,6 +81,9 @@ HUB_PORT_OFFSETS: dict[str, int] = {
     "argocd_repo_server": 81,
     "argocd_repo_server_metrics": 84,
     "argocd_controller_metrics": 82,
+    "argocd_applicationset_metrics": 87,
+    "argocd_applicationset_probe": 88,
+    "argocd_applicationset_webhook": 89,
     "thanos_query_global_http": 906,
     "thanos_query_global_grpc": 905,
 }
@@ -103,7 +109,8 @@ REGIONAL_KINDS: tuple[str, ...] = (
 )
 GLOBAL_SERVICES: tuple[str, ...] = ("moto", "keycloak", "redis")
 # Run once, in HUB_REGION; their names carry no region suffix.
-HUB_SERVICES: tuple[str, ...] = ("argocd-repo-server", "argocd-application-controller", "thanos-query-global")
+HUB_SERVICES: tuple[str, ...] = ("argocd-repo-server", "argocd-application-controller",
+                                 "argocd-applicationset-controller", "thanos-query-global")
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from lab.services.argocd import ArgocdApplicationControllerService, ArgocdRepoServerService, RedisService
+from lab.services.argocd import (
+    ArgocdApplicationControllerService,
+    ArgocdApplicationSetControllerService,
+    ArgocdRepoServerService,
+    RedisService,
+)
 from lab.services.base import LabContext, LabError, Service
 from lab.services.envoy import EnvoyService, LogsEchoService
 from lab.services.keycloak import KeycloakService
@@ -37,7 +42,8 @@ def all_services() -> list[Service]:
     services: list[Service] = [MotoService(), KeycloakService(), RedisService()]
     for region in REGIONS:
         services.extend(cls(region) for cls in REGIONAL_SERVICE_CLASSES)
-    services += [ArgocdRepoServerService(), ArgocdApplicationControllerService(), ThanosQueryGlobalService()]
+    services += [ArgocdRepoServerService(), ArgocdApplicationControllerService(), ArgocdApplicationSetControllerService(),
+                 ThanosQueryGlobalService()]
     return services
 
 

@@ -4,7 +4,8 @@ Argo CD's multi-cluster model: the control region (HUB_REGION, us-east-1) manage
 https://kubernetes.default.svc and the other region through a cluster Secret that the argocd role
 creates. The lab runs the two controllers that do the work out of cluster, against the hub's API
 server with its admin kubeconfig (ARGOCD_FAKE_IN_CLUSTER=true makes Argo CD take KUBECONFIG for its
-in-cluster config); the API server, UI, Dex and the ApplicationSet controller are not run.
+in-cluster config), and the ApplicationSet controller, which expands the tenant ApplicationSets into
+Applications; the API server, UI and Dex are not run.
 
 What upstream's install.yaml would have put into the cluster first, `install_argocd_base` does: the
 Application, AppProject and ApplicationSet CRDs (server-side apply: the ApplicationSet CRD is 1.5 MB,
@@ -334,3 +335,45 @@ class ArgocdApplicationControllerService(_ArgocdService):
 
     def healthy(self, ctx: LabContext) -> bool:
         return http_ok(self.endpoint(), expect=b"ok")
+
+
+class ArgocdApplicationSetControllerService(_ArgocdService):
+    """Expands ApplicationSets into Applications (the tenant ApplicationSet of each region)."""
+
+    kind = "argocd-applicationset-controller"
+    binary_name = "argocd-applicationset-controller"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depends_on = (f"kube-apiserver-{HUB_REGION}", "argocd-repo-server", "argocd-application-controller")
+
+    def endpoint(self) -> str:
+        # v3.6.1 registers no health checks on its probe listener (it answers 404); the metrics show the
+        # applicationset controller's workers once its manager runs.
+        return f"http://{hub_address('argocd_applicationset_metrics')}/metrics"
+
+    def marker(self) -> str:
+        return f"--probe-addr={hub_address('argocd_applicationset_probe')}"
+
+    def ports(self) -> list[int]:
+        return [hub_port("argocd_applicationset_metrics"), hub_port("argocd_applicationset_probe"),
+                hub_port("argocd_applicationset_webhook")]
+
+    def argv(self, ctx: LabContext) -> list[str]:
+        # Every listener on loopback (the defaults are :8080, :8081 and :7000 on every interface).
+        return [str(ctx.binaries("argocd")["argocd"]),
+                f"--kubeconfig={ctx.paths.kubeconfig(HUB_REGION, 'admin')}", f"--namespace={NAMESPACE}",
+                self.marker(), f"--metrics-addr={hub_address('argocd_applicationset_metrics')}",
+                f"--webhook-addr={hub_address('argocd_applicationset_webhook')}",
+                f"--argocd-repo-server={hub_address('argocd_repo_server')}", "--repo-server-plaintext",
+                # Only the list generator is used here; no SCM provider is reachable from the lab.
+                "--enable-scm-providers=false", "--logformat=text", "--loglevel=info"]
+
+    def env(self, ctx: LabContext) -> dict[str, str]:
+        # controller-runtime builds a second client from KUBECONFIG, besides the one from --kubeconfig.
+        env = super().env(ctx)
+        env["KUBECONFIG"] = str(ctx.paths.kubeconfig(HUB_REGION, "admin"))
+        return env
+
+    def healthy(self, ctx: LabContext) -> bool:
+        return http_ok(self.endpoint(), expect=b'controller_runtime_active_workers{controller="applicationset"}')

@@ -18,7 +18,11 @@ from lab import build
 from lab.build import deb, go
 from lab.build.progress import BuildLog, Progress
 from lab.runtime import Lab, render_env
-from lab.services.argocd import ArgocdApplicationControllerService, ArgocdRepoServerService
+from lab.services.argocd import (
+    ArgocdApplicationControllerService,
+    ArgocdApplicationSetControllerService,
+    ArgocdRepoServerService,
+)
 from lab.state import LabPaths
 from lab.topology import (
     HUB_PORT_OFFSETS,
@@ -100,7 +104,8 @@ def test_multicall_main_dispatches_on_the_binary_name_and_is_valid_go(argocd_spe
 
 def test_the_services_run_the_commands_the_binary_links(argocd_spec):
     commands = set(argocd_spec["multicall_mains"]["argocd"]["commands"])
-    assert {ArgocdRepoServerService.binary_name, ArgocdApplicationControllerService.binary_name} == commands
+    assert {ArgocdRepoServerService.binary_name, ArgocdApplicationControllerService.binary_name,
+            ArgocdApplicationSetControllerService.binary_name} == commands
     assert argocd_spec["binaries"] == {"argocd": "./cmd/argocd"}
 
 
@@ -192,11 +197,14 @@ def test_hub_ports_are_in_the_hub_block_and_collide_with_nothing():
 def test_service_names_match_the_services_and_hub_services_have_no_region_suffix(tmp_path):
     lab = Lab(LabPaths(tmp_path))
     assert [service.name for service in lab.services] == service_names()
-    for name in ("argocd-repo-server", "argocd-application-controller", "thanos-query-global"):
+    for name in ("argocd-repo-server", "argocd-application-controller", "argocd-applicationset-controller",
+                 "thanos-query-global"):
         assert lab.service(name).region == HUB_REGION
     assert lab.service("redis").region is None
     assert set(lab.service("argocd-application-controller").depends_on) == {
         "kube-apiserver-us-east-1", "redis", "argocd-repo-server"}
+    assert set(lab.service("argocd-applicationset-controller").depends_on) == {
+        "kube-apiserver-us-east-1", "argocd-repo-server", "argocd-application-controller"}
     assert set(lab.service("thanos-query-global").depends_on) == {"thanos-query-us-east-1", "thanos-query-eu-west-1"}
 
 
