@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Time from `git push` to Argo CD's `Synced` in the lab, and to the changed object in the API server.
 
-Each sample commits a change of one tenant's Thanos head-series limit to the lab's GitOps repository (the tree the
+Each sample commits a change of one tenant's Loki ingestion rate to the lab's GitOps repository (the tree the
 argocd role pushed; run `make demo` or the role first), pushes it, and measures on the hub's Application
-`lab-<region>-thanos`: the time until its sync revision is the pushed commit and it is Synced, and the time until
-the region's ConfigMap `thanos-receive-limits` holds the new value. Two modes:
+`lab-<region>-loki`: the time until its sync revision is the pushed commit and it is Synced, and the time until
+the region's ConfigMap `loki-runtime-overrides` holds the new value. Two modes:
 
 - refresh: the push is followed by the annotation `argocd.argoproj.io/refresh=normal` (what a git webhook does);
 - poll: nothing but the push; Argo CD finds the commit when the repo server's cached branch head expires and the
@@ -56,12 +56,12 @@ def main(argv=None) -> int:
     hub_api = config.new_client_from_config(config_file=lab["regions"][hub]["kubernetes"]["kubeconfigs"]["admin"])
     region_api = config.new_client_from_config(config_file=lab["regions"][options.region]["kubernetes"]["kubeconfigs"]["admin"])
     custom, core = client.CustomObjectsApi(hub_api), client.CoreV1Api(region_api)
-    application = f"lab-{options.region}-thanos"
-    values = f"k8s-manifests/environments/lab/{options.region}/platform/thanos/values.yaml"
+    application = f"lab-{options.region}-loki"
+    values = f"k8s-manifests/environments/lab/{options.region}/platform/loki/values.yaml"
 
     def stored_limit(tenant: str):
-        data = core.read_namespaced_config_map("thanos-receive-limits", "meridian-observability").data["limits.yaml"]
-        return yaml.safe_load(data)["write"]["tenants"][tenant].get("head_series_limit")
+        data = core.read_namespaced_config_map("loki-runtime-overrides", "meridian-observability").data["overrides.yaml"]
+        return yaml.safe_load(data)["overrides"][tenant].get("ingestion_rate_mb")
 
     results = {"refresh": [], "poll": []}
     with tempfile.TemporaryDirectory() as scratch:
@@ -71,15 +71,15 @@ def main(argv=None) -> int:
         for mode, number in plan:
             git("pull", "--quiet", "--ff-only", cwd=checkout)
             documents = list(yaml.safe_load_all((checkout / values).read_text()))
-            limits_document = next(d for d in documents if d and d["metadata"]["name"] == "thanos-receive-limits")
-            limits = yaml.safe_load(limits_document["data"]["limits.yaml"])
-            tenant = sorted(limits["write"]["tenants"])[0]
-            value = 900000 + number + (100 if mode == "poll" else 0)
-            limits["write"]["tenants"][tenant]["head_series_limit"] = value
-            limits_document["data"]["limits.yaml"] = yaml.safe_dump(limits, sort_keys=True)
+            overrides_document = next(d for d in documents if d and d["metadata"]["name"] == "loki-runtime-overrides")
+            overrides = yaml.safe_load(overrides_document["data"]["overrides.yaml"])
+            tenant = sorted(overrides["overrides"])[0]
+            value = 900 + number + (50 if mode == "poll" else 0)
+            overrides["overrides"][tenant]["ingestion_rate_mb"] = value
+            overrides_document["data"]["overrides.yaml"] = yaml.safe_dump(overrides, sort_keys=True)
             (checkout / values).write_text(yaml.safe_dump_all(documents, sort_keys=False))
             git("-c", "user.name=bench", "-c", "user.email=bench@example.invalid", "commit", "--quiet", "-am",
-                f"bench: {tenant} head series limit {value}", cwd=checkout)
+                f"bench: {tenant} Loki ingestion rate {value} MB/s", cwd=checkout)
             head = git("rev-parse", "HEAD", cwd=checkout)
             started = time.monotonic()
             git("push", "--quiet", "origin", "HEAD:main", cwd=checkout)

@@ -28,6 +28,8 @@ ARGOCD = "argocd"
 PLATFORM_NAMESPACE = "meridian-observability"
 PLATFORM_COMPONENTS = ("namespaces", "thanos", "prometheus", "loki", "fluent-bit", "istio-ingress", "tenant-operator")
 GROUP, VERSION = "argoproj.io", "v1alpha1"
+# Loki's per-tenant limits, rendered from the topology into git by the argocd role and applied by Argo CD.
+OVERRIDES = "loki-runtime-overrides"
 
 
 def converge(lab_dir: pathlib.Path, *args: str, check: bool = True, extra: dict | None = None):
@@ -139,11 +141,36 @@ def test_the_root_app_of_apps_creates_every_platform_application_of_both_regions
         assert len(child["spec"]["sources"]) == 2
 
 
+def test_the_tenant_applicationsets_give_each_tenant_an_application_per_region_it_lives_in(first_run, lab_tenants, kube):
+    """The ApplicationSet controller expands each region's tenant ApplicationSet: one Application per tenant and
+    region, in the tenant's own project, synced into the tenant's namespace (the tenant operator made it)."""
+    topology = yaml.safe_load((REPO / "inventories" / "lab" / "topology.yml").read_text())
+    placed = {(tenant["name"], region) for tenant in topology["tenants"] if tenant.get("state", "present") == "present"
+              for region in tenant["regions"]}
+    expected = {f"{tenant}-{region}": (tenant, region) for tenant, region in placed}
+
+    def synced():
+        apps = {name: app for name, app in applications(kube, "meridian.io/tenant").items()}
+        return all(apps.get(name, {}).get("status", {}).get("sync", {}).get("status") == "Synced" for name in expected)
+
+    wait_for(synced, timeout=240, what="every tenant Application Synced")
+    apps = applications(kube, "meridian.io/tenant")
+    assert set(expected) <= set(apps)
+    for name, (tenant, region) in expected.items():
+        assert apps[name]["spec"]["project"] == tenant
+        assert apps[name]["spec"]["destination"]["namespace"] == tenant
+        limits = read_config_map(kube, region, tenant, "meridian-tenant-limits")
+        assert limits is not None, name
+    # globex lives only in eu-west-1: no Application and no object of it in us-east-1.
+    assert "globex-us-east-1" not in apps
+    assert read_config_map(kube, "us-east-1", "globex", "meridian-tenant-limits") is None
+
+
 def test_the_synced_objects_exist_in_both_api_servers(first_run, kube):
     for region in REGIONS:
         core, apps_api, _, extensions = kube[region]
-        wait_for(lambda: read_config_map(kube, region, PLATFORM_NAMESPACE, "thanos-receive-limits"),
-                 what=f"thanos-receive-limits in {region}")
+        wait_for(lambda: read_config_map(kube, region, PLATFORM_NAMESPACE, "thanos-objstore"),
+                 what=f"thanos-objstore in {region}")
         statefulsets = {item.metadata.name for item in apps_api.list_namespaced_stateful_set(PLATFORM_NAMESPACE).items}
         assert {"thanos-receive", "thanos-store", "thanos-compactor"} <= statefulsets, (region, statefulsets)
         # Argo CD (3.x: annotation tracking) marks what it applied with the owning Application.
@@ -155,13 +182,20 @@ def test_the_synced_objects_exist_in_both_api_servers(first_run, kube):
         assert (receive.status.ready_replicas or 0) == 0
 
 
+def loki_overrides(kube, region: str) -> dict:
+    stored = read_config_map(kube, region, PLATFORM_NAMESPACE, OVERRIDES)
+    return yaml.safe_load(stored.data["overrides.yaml"])["overrides"]
+
+
 def test_the_limits_argo_cd_applied_are_the_topologys(first_run, kube, lab):
     topology = yaml.safe_load((REPO / "inventories" / "lab" / "topology.yml").read_text())
     for region in REGIONS:
-        stored = yaml.safe_load(read_config_map(kube, region, PLATFORM_NAMESPACE, "thanos-receive-limits").data["limits.yaml"])
-        living_here = {tenant["name"] for tenant in topology["tenants"] if region in tenant["regions"]
+        wait_for(lambda: read_config_map(kube, region, PLATFORM_NAMESPACE, OVERRIDES), what=f"{OVERRIDES} in {region}")
+        living_here = {tenant["name"]: tenant for tenant in topology["tenants"] if region in tenant["regions"]
                        and tenant.get("state", "present") == "present"}
-        assert set(stored["write"]["tenants"]) == living_here, region
+        overrides = loki_overrides(kube, region)
+        assert set(overrides) == set(living_here), region
+        assert overrides["acme"]["ingestion_rate_mb"] == living_here["acme"]["logs"]["ingestion_rate_mb"]
 
 
 def test_a_second_run_changes_nothing(first_run, lab_dir):
@@ -172,50 +206,48 @@ def test_a_second_run_changes_nothing(first_run, lab_dir):
 
 def test_self_heal_restores_a_deleted_object(first_run, kube):
     region = "eu-west-1"
-    before = read_config_map(kube, region, PLATFORM_NAMESPACE, "thanos-receive-limits")
+    before = read_config_map(kube, region, PLATFORM_NAMESPACE, OVERRIDES)
     assert before is not None
-    kube[region][0].delete_namespaced_config_map("thanos-receive-limits", PLATFORM_NAMESPACE)
+    kube[region][0].delete_namespaced_config_map(OVERRIDES, PLATFORM_NAMESPACE)
     healed = wait_for(lambda: (lambda cm: cm if cm is not None and cm.metadata.uid != before.metadata.uid else None)(
-        read_config_map(kube, region, PLATFORM_NAMESPACE, "thanos-receive-limits")), timeout=120, what="self-heal")
+        read_config_map(kube, region, PLATFORM_NAMESPACE, OVERRIDES)), timeout=120, what="self-heal")
     assert healed.data == before.data
 
 
 def test_a_commit_to_the_git_remote_reaches_the_api_server_through_argo_cd(first_run, kube, repository, tmp_path, lab_dir):
-    """A hand commit (no Ansible at all) changes acme's series limit in us-east-1; Argo CD applies it, then the role's
-    next run puts the topology's value back, again only by a commit."""
+    """A hand commit (no Ansible at all) changes acme's Loki ingestion rate in us-east-1; Argo CD applies it, then the
+    role's next run puts the topology's value back, again only by a commit."""
     region = HUB
-    values = f"k8s-manifests/environments/{ENVIRONMENT}/{region}/platform/thanos/values.yaml"
+    values = f"k8s-manifests/environments/{ENVIRONMENT}/{region}/platform/loki/values.yaml"
     checkout = tmp_path / "checkout"
     git("clone", "--quiet", "--branch", "main", str(repository), str(checkout))
     documents = list(yaml.safe_load_all((checkout / values).read_text()))
-    limits_document = next(doc for doc in documents if doc and doc["metadata"]["name"] == "thanos-receive-limits")
-    limits = yaml.safe_load(limits_document["data"]["limits.yaml"])
-    tenant = sorted(limits["write"]["tenants"])[0]
-    limits["write"]["tenants"][tenant]["head_series_limit"] = 4242
-    limits_document["data"]["limits.yaml"] = yaml.safe_dump(limits, sort_keys=True)
+    overrides_document = next(doc for doc in documents if doc and doc["metadata"]["name"] == OVERRIDES)
+    overrides = yaml.safe_load(overrides_document["data"]["overrides.yaml"])
+    overrides["overrides"]["acme"]["ingestion_rate_mb"] = 42
+    overrides_document["data"]["overrides.yaml"] = yaml.safe_dump(overrides, sort_keys=True)
     (checkout / values).write_text(yaml.safe_dump_all(documents, sort_keys=False))
     git("-c", "user.name=test", "-c", "user.email=test@example.invalid", "commit", "--quiet", "-am",
-        f"test: {tenant} head series limit 4242", cwd=checkout)
+        "test: acme ingestion rate 42 MB/s", cwd=checkout)
     git("push", "--quiet", "origin", "HEAD:main", cwd=checkout)
-    # What a git webhook would do: ask the root's child to refresh now instead of at the cache's expiry.
-    kube[HUB][2].patch_namespaced_custom_object(GROUP, VERSION, ARGOCD, "applications", f"{ENVIRONMENT}-{region}-thanos",
+    # What a git webhook would do: ask the Application to refresh now instead of at the cache's expiry.
+    kube[HUB][2].patch_namespaced_custom_object(GROUP, VERSION, ARGOCD, "applications", f"{ENVIRONMENT}-{region}-loki",
                                                 {"metadata": {"annotations": {"argocd.argoproj.io/refresh": "normal"}}})
 
-    def applied_limit():
-        stored = read_config_map(kube, region, PLATFORM_NAMESPACE, "thanos-receive-limits")
-        return yaml.safe_load(stored.data["limits.yaml"])["write"]["tenants"][tenant].get("head_series_limit") == 4242
+    def applied():
+        return loki_overrides(kube, region)["acme"]["ingestion_rate_mb"] == 42
 
-    wait_for(applied_limit, timeout=180, what="the committed limit in the API server")
+    wait_for(applied, timeout=180, what="the committed limit in the API server")
     # The other region's object was not part of the commit.
-    other = yaml.safe_load(read_config_map(kube, "eu-west-1", PLATFORM_NAMESPACE, "thanos-receive-limits").data["limits.yaml"])
-    assert all(entry.get("head_series_limit") != 4242 for entry in other["write"]["tenants"].values())
+    assert loki_overrides(kube, "eu-west-1")["acme"]["ingestion_rate_mb"] != 42
 
-    # The role brings the topology's value back by a commit of its own; it writes no limits object to any cluster.
+    # The role brings the topology's value back by a commit of its own; it writes no Loki object to any cluster.
     completed = converge(lab_dir, "-v")
     assert recap(completed.stdout, HUB)["changed"] > 0
-    assert "thanos-receive-limits" not in "\n".join(
-        line for line in completed.stdout.splitlines() if line.startswith(("changed:", "ok:")) and "kubernetes" in line)
-    wait_for(lambda: not applied_limit(), timeout=180, what="the topology's limit back in the API server")
+    wait_for(lambda: not applied(), timeout=180, what="the topology's limit back in the API server")
+    # Only Argo CD's controller ever wrote the object (the API server records every writer in managedFields).
+    stored = read_config_map(kube, region, PLATFORM_NAMESPACE, OVERRIDES)
+    assert {entry.manager for entry in stored.metadata.managed_fields} == {"argocd-controller"}
 
 
 def test_check_mode_on_a_synced_environment_predicts_no_change(first_run, lab_dir, repository):

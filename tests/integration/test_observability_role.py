@@ -4,7 +4,7 @@ check, and eu-west-1's kube-apiserver for the Thanos Receive ConfigMap.
 The tests run one life in order: a first run that creates everything, an unchanged re-run at -vvv that keeps the
 credentials out of its output, a limit change predicted by --check (nothing touched) and then applied, an offboarding,
 and the bad inputs (one ansible-playbook process) refused before any change. Every run uses the lab inventory with its
-own bucket, ConfigMap, render directory and tenant names, so the lab's own layer (thanos/thanos-receive-tenants, the
+own bucket, ConfigMap, render directory and tenant names, so the lab's own layer (meridian-observability/thanos-receive-tenants, the
 meridian-lab-*-thanos buckets) and other runs are never touched; everything made is removed at the end.
 """
 
@@ -24,7 +24,7 @@ from tests.support.ansible import recap, run_ansible, run_module
 pytestmark = pytest.mark.lab
 
 REGION = "eu-west-1"
-NAMESPACE = "thanos"
+NAMESPACE = "meridian-observability"
 HASHRING = "tenants"
 
 

@@ -108,6 +108,7 @@ def changed_limit_tenants() -> list[dict]:
     for tenant in tenants:
         if tenant["name"] == "acme":
             tenant["metrics"]["head_series_limit"] = 750000
+            tenant["logs"]["ingestion_rate_mb"] = 31
     return tenants
 
 
@@ -179,11 +180,15 @@ def test_tenant_limits_come_from_the_topology(lab):
     (limits,) = remote_documents(lab.remote, f"{ENVIRONMENT_PATH}/eu-west-1/tenants/globex/limits.yaml")
     assert limits["metadata"]["namespace"] == "globex"
     assert yaml.safe_load(limits["data"]["metrics.yaml"]) == tenants["globex"]["metrics"]
-    thanos = {document["metadata"]["name"]: document
-              for document in remote_documents(lab.remote, f"{ENVIRONMENT_PATH}/us-east-1/platform/thanos/values.yaml")}
-    receive_limits = yaml.safe_load(thanos["thanos-receive-limits"]["data"]["limits.yaml"])
-    assert set(receive_limits["write"]["tenants"]) == {"acme"}
-    assert receive_limits["write"]["tenants"]["acme"]["head_series_limit"] == tenants["acme"]["metrics"]["head_series_limit"]
+    loki = {document["metadata"]["name"]: document
+            for document in remote_documents(lab.remote, f"{ENVIRONMENT_PATH}/us-east-1/platform/loki/values.yaml")}
+    overrides = yaml.safe_load(loki["loki-runtime-overrides"]["data"]["overrides.yaml"])["overrides"]
+    assert set(overrides) == {"acme"}  # globex does not live in us-east-1
+    assert overrides["acme"]["ingestion_rate_mb"] == tenants["acme"]["logs"]["ingestion_rate_mb"]
+    # Receive's limits are not in git: thanos_tenant keeps them in the ConfigMap receive mounts.
+    thanos = remote_documents(lab.remote, f"{ENVIRONMENT_PATH}/us-east-1/platform/thanos/values.yaml")
+    assert [document["metadata"]["name"] for document in thanos] == ["thanos-objstore"]
+    assert yaml.safe_load(thanos[0]["data"]["objstore.yaml"])["config"]["bucket"] == "meridian-lab-us-east-1-thanos"
 
 
 def test_the_other_region_is_registered_from_its_kubeconfig_without_logging_keys(lab):
@@ -222,7 +227,7 @@ def test_a_changed_limit_is_one_commit_touching_only_that_tenant(lab):
     assert len(after) == len(before) + 1
     changed = set(git("--git-dir", str(lab.remote), "diff", "--name-only", before[0], after[0]).split())
     assert changed == {f"{ENVIRONMENT_PATH}/{region}/tenants/acme/limits.yaml" for region in REGIONS} | {
-        f"{ENVIRONMENT_PATH}/{region}/platform/thanos/values.yaml" for region in REGIONS}
+        f"{ENVIRONMENT_PATH}/{region}/platform/loki/values.yaml" for region in REGIONS}
 
 
 def test_an_offboarded_tenant_leaves_the_tree_and_its_project(lab):
