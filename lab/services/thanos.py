@@ -181,15 +181,22 @@ class ThanosQueryService(Service):
             f"--grpc-address={ports.address('thanos_query_grpc')}",
             # --endpoint is marked deprecated but works; it avoids an extra SD file.
             f"--endpoint={ports.address('thanos_receive_grpc')}",
-            "--query.enforce-tenancy",
-            f"--query.tenant-header={TENANT_HEADER}",
-            f"--query.tenant-label-name={TENANT_LABEL}",
-            f"--query.default-tenant-id={DEFAULT_TENANT}",
-            f"--query.replica-label={REPLICA_LABEL}",
+            *enforced_tenancy_flags(),
         ]
 
     def healthy(self, ctx: LabContext) -> bool:
         return http_ok(f"{self.endpoint()}/-/ready")
+
+
+def enforced_tenancy_flags() -> list[str]:
+    """The tenancy every lab query enforces, regional or global: one header, label and default tenant."""
+    return [
+        "--query.enforce-tenancy",
+        f"--query.tenant-header={TENANT_HEADER}",
+        f"--query.tenant-label-name={TENANT_LABEL}",
+        f"--query.default-tenant-id={DEFAULT_TENANT}",
+        f"--query.replica-label={REPLICA_LABEL}",
+    ]
 
 
 class ThanosQueryGlobalService(Service):
@@ -225,11 +232,7 @@ class ThanosQueryGlobalService(Service):
             self.marker(),
             f"--grpc-address={hub_address('thanos_query_global_grpc')}",
             *endpoints,
-            "--query.enforce-tenancy",
-            f"--query.tenant-header={TENANT_HEADER}",
-            f"--query.tenant-label-name={TENANT_LABEL}",
-            f"--query.default-tenant-id={DEFAULT_TENANT}",
-            f"--query.replica-label={REPLICA_LABEL}",
+            *enforced_tenancy_flags(),
         ]
 
     def healthy(self, ctx: LabContext) -> bool:

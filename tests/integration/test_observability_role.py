@@ -19,7 +19,7 @@ import uuid
 import pytest
 import yaml
 
-from tests.support.ansible import recap, run_ansible, run_module
+from tests.support.ansible import recap, role_refusals, run_ansible, run_module
 
 pytestmark = pytest.mark.lab
 
@@ -262,9 +262,7 @@ BAD_INPUTS = [
 @pytest.fixture(scope="module")
 def bad_input_outcomes(scenario, tmp_path_factory):
     directory = tmp_path_factory.mktemp("observability-bad")
-    outcomes = directory / "outcomes"
-    outcomes.mkdir()
-    plays, untouched = [], {}
+    cases, untouched = [], {}
     for number, (case, changes, _) in enumerate(BAD_INPUTS):
         unique = uuid.uuid4().hex[:8]
         tenants = [tenant(f"it-bad-{unique}")]
@@ -275,24 +273,12 @@ def bad_input_outcomes(scenario, tmp_path_factory):
             changes["observability_loki_limit_overrides"] = {tenants[0]["name"]: changes["observability_loki_limit_overrides"]["@first"]}
         untouched[case] = {"bucket": f"it-observability-bad-{unique}", "configmap": f"it-observability-bad-{unique}",
                            "render_dir": directory / f"rendered-{number}"}
-        variables = {"observability_tenants": tenants, "observability_render_dir": str(untouched[case]["render_dir"]),
-                     "observability_bucket_name": untouched[case]["bucket"],
-                     "observability_thanos_configmap_name": untouched[case]["configmap"]} | changes
-        plays.append({
-            "name": f"bad input {number}", "hosts": REGION, "gather_facts": False, "vars": variables,
-            "tasks": [{"block": [
-                {"name": "The role", "ansible.builtin.include_role": {"name": "meridian.observability.observability"}},
-                {"name": "Not refused", "ansible.builtin.copy": {
-                    "content": json.dumps({"refused": False}), "dest": str(outcomes / f"{number}.json"), "mode": "0600"}}],
-                "rescue": [{"name": "Record the refusal", "ansible.builtin.copy": {
-                    "content": "{{ {'refused': true, 'task': ansible_failed_task.name,"
-                               " 'result': ansible_failed_result | to_json} | to_json }}",
-                    "dest": str(outcomes / f"{number}.json"), "mode": "0600"}}]}]})
-    playbook = directory / "bad.yml"
-    playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
-    run_ansible("ansible-playbook", str(playbook), "-i", "inventories/lab", "-l", REGION, timeout=600)
-    return {case: (json.loads((outcomes / f"{number}.json").read_text()), untouched[case])
-            for number, (case, _, _) in enumerate(BAD_INPUTS)}
+        cases.append((f"bad input {number}", {
+            "observability_tenants": tenants, "observability_render_dir": str(untouched[case]["render_dir"]),
+            "observability_bucket_name": untouched[case]["bucket"],
+            "observability_thanos_configmap_name": untouched[case]["configmap"]} | changes))
+    outcomes = role_refusals(directory, "meridian.observability.observability", cases, host=REGION, timeout=600)
+    return {case: (outcome, untouched[case]) for (case, _, _), outcome in zip(BAD_INPUTS, outcomes)}
 
 
 @pytest.mark.parametrize(("case", "changes", "named"), BAD_INPUTS, ids=[case for case, _, _ in BAD_INPUTS])

@@ -93,3 +93,32 @@ def run_tasks(directory: pathlib.Path, tasks: list[dict], *, module_defaults: di
     output = _parse_json(completed)
     results = [task["hosts"].get("localhost", {}) for play_output in output["plays"] for task in play_output["tasks"]]
     return results, completed
+
+
+def role_refusals(directory: pathlib.Path, role: str, cases: list[tuple[str, dict]], *, host: str,
+                  inventory: str = "inventories/lab", timeout: int = 900) -> list[dict]:
+    """Run `role` once per (hosts, vars) case in ONE ansible-playbook process and say how each run ended.
+
+    Each case is a play whose role runs in a block; its rescue records which task stopped it and what that task
+    returned. One process instead of one per case keeps bad-input suites cheap. Returns, per case in order,
+    {"refused": False} or {"refused": True, "task": <task name>, "result": <the failed result as JSON text>}.
+    """
+    outcomes = directory / "outcomes"
+    outcomes.mkdir(parents=True, exist_ok=True)
+    plays = []
+    for number, (name, variables) in enumerate(cases):
+        outcome = str(outcomes / f"{number}.json")
+        plays.append({
+            "name": name, "hosts": host, "gather_facts": False, "vars": variables,
+            "tasks": [{"block": [
+                {"name": "The role", "ansible.builtin.include_role": {"name": role}},
+                {"name": "Not refused", "ansible.builtin.copy": {
+                    "content": json.dumps({"refused": False}), "dest": outcome, "mode": "0600"}}],
+                "rescue": [{"name": "Record the refusal", "ansible.builtin.copy": {
+                    "content": "{{ {'refused': true, 'task': ansible_failed_task.name,"
+                               " 'result': ansible_failed_result | to_json} | to_json }}",
+                    "dest": outcome, "mode": "0600"}}]}]})
+    playbook = directory / "refusals.yml"
+    playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
+    run_ansible("ansible-playbook", str(playbook), "-i", inventory, "-l", host, timeout=timeout)
+    return [json.loads((outcomes / f"{number}.json").read_text()) for number in range(len(cases))]

@@ -19,7 +19,7 @@ import subprocess
 import pytest
 import yaml
 
-from tests.support.ansible import REPO, recap, run_ansible
+from tests.support.ansible import REPO, recap, role_refusals, run_ansible
 
 ENVIRONMENT_PATH = "k8s-manifests/environments/lab"
 REGIONS = ["us-east-1", "eu-west-1"]
@@ -305,27 +305,11 @@ def bad_input_outcomes(tmp_path_factory):
     """Every bad-input case in one ansible-playbook process: one play per case, each running the role inside a block
     whose rescue records which task stopped it and what it said (one process instead of one per case)."""
     directory = tmp_path_factory.mktemp("argocd-bad")
-    outcomes = directory / "outcomes"
-    outcomes.mkdir()
-    labs, plays = {}, []
-    for number, (case, variables, _) in enumerate(BAD_INPUTS):
-        labs[case] = Lab(directory / f"case{number}")
-        plays.append({
-            "name": f"bad input {number}", "hosts": "eu-west-1", "gather_facts": False,
-            "vars": labs[case].variables(**variables),
-            "tasks": [{"block": [
-                {"name": "The role", "ansible.builtin.include_role": {"name": "meridian.observability.argocd"}},
-                {"name": "Not refused", "ansible.builtin.copy": {
-                    "content": json.dumps({"refused": False}), "dest": str(outcomes / f"{number}.json"), "mode": "0600"}}],
-                "rescue": [{"name": "Record the refusal", "ansible.builtin.copy": {
-                    "content": "{{ {'refused': true, 'task': ansible_failed_task.name,"
-                               " 'result': ansible_failed_result | to_json} | to_json }}",
-                    "dest": str(outcomes / f"{number}.json"), "mode": "0600"}}]}]})
-    playbook = directory / "bad.yml"
-    playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
-    run_ansible("ansible-playbook", str(playbook), "-i", "inventories/lab")
-    return {case: (json.loads((outcomes / f"{number}.json").read_text()), labs[case])
-            for number, (case, _, _) in enumerate(BAD_INPUTS)}
+    labs = {case: Lab(directory / f"case{number}") for number, (case, _, _) in enumerate(BAD_INPUTS)}
+    outcomes = role_refusals(directory, "meridian.observability.argocd",
+                             [(f"bad input: {case}", labs[case].variables(**variables)) for case, variables, _ in BAD_INPUTS],
+                             host="eu-west-1")
+    return {case: (outcome, labs[case]) for (case, _, _), outcome in zip(BAD_INPUTS, outcomes)}
 
 
 @pytest.mark.parametrize(("case", "variables", "named"), BAD_INPUTS, ids=[case for case, _, _ in BAD_INPUTS])
