@@ -105,11 +105,16 @@ def run(inventory: Path, out=print) -> int:
             problems.append(f"{region}: the write without a token landed under {strays}")
         rows.append(("(no token)", region, "-", _status(anonymous), "-", "-", "-"))
 
+    global_rows = global_view(lab, tenants, everything, problems)
+
     header = ("TENANT", "REGION", "LIVES HERE", "WRITE", "WRITE WITH FORGED THANOS-TENANT", "QUERY (FORGED HEADER)", "SEES SERIES OF")
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     out(f"== tenant isolation through each region's gateway (run {run_id})")
     for row in [header, *rows]:
         out("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+    out("== the global view: the hub's query over both regions, as each tenant (what the hub's gateway forwards)")
+    for tenant, regions_seen, writers_seen in global_rows:
+        out(f"  {tenant:<12} series from {regions_seen or '-'}; written by {writers_seen or '-'}")
     if problems:
         out("ISOLATION BROKEN:")
         for problem in problems:
@@ -117,6 +122,31 @@ def run(inventory: Path, out=print) -> int:
         return 1
     out("isolation holds: each tenant sees only its own series; forged headers and missing tokens change nothing")
     return 0
+
+
+def global_view(lab: dict, tenants: dict[str, list[str]], promql: str, problems: list[str]) -> list[tuple[str, str, str]]:
+    """Each tenant's series through the global query: from every region it lives in, and nobody else's."""
+    import requests
+
+    rows = []
+    header = next(iter(lab["regions"].values()))["thanos"]["tenant_header"]
+    for tenant in sorted(tenants):
+        response = requests.get(f"{lab['thanos_query_global']}/api/v1/query", params={"query": promql},
+                                headers={header: tenant}, timeout=10)
+        if response.status_code != 200:
+            problems.append(f"global query as {tenant}: HTTP {response.status_code}")
+            rows.append((tenant, "", ""))
+            continue
+        result = response.json()["data"]["result"]
+        regions_seen = sorted({series["metric"].get("region", "?") for series in result})
+        seen = writers(result)
+        foreign = [writer for writer in seen if writer != tenant and not writer.startswith(f"{tenant}-")]
+        if foreign:
+            problems.append(f"global query: {tenant} sees series written by {', '.join(foreign)}")
+        if regions_seen != sorted(tenants[tenant]):
+            problems.append(f"global query: {tenant} sees series from {regions_seen}, lives in {sorted(tenants[tenant])}")
+        rows.append((tenant, ", ".join(regions_seen), ", ".join(seen)))
+    return rows
 
 
 def _status(code: int) -> str:
