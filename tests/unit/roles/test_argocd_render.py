@@ -13,8 +13,10 @@ import collections
 import json
 import os
 import pathlib
+import re
 import stat
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -25,6 +27,8 @@ ENVIRONMENT_PATH = "k8s-manifests/environments/lab"
 REGIONS = ["us-east-1", "eu-west-1"]
 TENANT_REGIONS = {"acme": {"us-east-1", "eu-west-1"}, "globex": {"eu-west-1"}}
 EU_SERVER = "https://127.0.0.1:22443"
+# Components whose Application has a second source: the region's values rendered from the topology.
+RENDERED_COMPONENTS = ("thanos", "loki", "prometheus", "fluent-bit")
 # Recognisable fake credentials: they must reach the cluster Secret and never Ansible's output or the git tree.
 FAKE_CA, FAKE_CERT, FAKE_KEY = (base64.b64encode(text.encode()).decode()
                                 for text in ("fake-ca-for-argocd-test", "fake-cert-for-argocd-test", "fake-KEY-for-argocd-test"))
@@ -191,6 +195,37 @@ def test_tenant_limits_come_from_the_topology(lab):
     assert yaml.safe_load(thanos[0]["data"]["objstore.yaml"])["config"]["bucket"] == "meridian-lab-us-east-1-thanos"
 
 
+def test_prometheus_and_fluent_bit_get_the_observability_roles_configuration_per_region(lab, tmp_path):
+    """The region's values wrap what the observability role's templates render: Prometheus writes through the region's
+    gateway and its rules file is where rule_files looks; Fluent Bit sends each tenant living in the region with that
+    tenant's X-Scope-OrgID and no other tenant."""
+    for region in REGIONS:
+        (prometheus,) = remote_documents(lab.remote, f"{ENVIRONMENT_PATH}/{region}/platform/prometheus/values.yaml")
+        assert prometheus["metadata"]["name"] == "prometheus-config"
+        config = yaml.safe_load(prometheus["data"]["prometheus.yml"])
+        assert config["rule_files"] == ["rules/*.yml"]
+        assert config["remote_write"] and all("/api/v1/receive" in target["url"] for target in config["remote_write"])
+        assert yaml.safe_load(prometheus["data"]["platform.rules.yml"])["groups"]
+        (fluent_bit,) = remote_documents(lab.remote, f"{ENVIRONMENT_PATH}/{region}/platform/fluent-bit/values.yaml")
+        assert fluent_bit["metadata"]["name"] == "fluent-bit-config"
+        text = fluent_bit["data"]["fluent-bit.yaml"]
+        living_here = {tenant for tenant, regions in TENANT_REGIONS.items() if region in regions}
+        for tenant in TENANT_REGIONS:
+            sent = re.search(rf'^\s*tenant_id: "?{tenant}"?\s*$', text, re.M) is not None
+            assert sent == (tenant in living_here), (region, tenant)
+    # The same files pass promtool, as Prometheus would load them (rules resolved next to the configuration).
+    promtool = subprocess.run([sys.executable, "-m", "lab", "tool-path", "promtool"], cwd=REPO, capture_output=True,
+                              text=True, check=False).stdout.strip()
+    if promtool:
+        (prometheus,) = remote_documents(lab.remote, f"{ENVIRONMENT_PATH}/us-east-1/platform/prometheus/values.yaml")
+        (tmp_path / "rules").mkdir()
+        (tmp_path / "prometheus.yml").write_text(prometheus["data"]["prometheus.yml"])
+        (tmp_path / "rules" / "platform.yml").write_text(prometheus["data"]["platform.rules.yml"])
+        checked = subprocess.run([promtool, "check", "config", "--syntax-only", str(tmp_path / "prometheus.yml")],
+                                 capture_output=True, text=True, check=False)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
 def test_the_other_region_is_registered_from_its_kubeconfig_without_logging_keys(lab):
     secret_file = lab.work_dir / "cluster-secrets" / "eu-west-1.yaml"
     assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
@@ -255,8 +290,8 @@ def test_every_platform_application_syncs_plain_yaml_that_exists_in_the_tree(lab
     git("clone", "--quiet", "--branch", "main", str(lab.remote), str(checkout))
     expected_kinds = {"thanos": {"StatefulSet", "Deployment", "Service", "ConfigMap"}, "loki": {"StatefulSet", "ConfigMap"},
                       "tenant-operator": {"CustomResourceDefinition", "ClusterRole", "Deployment"},
-                      "namespaces": {"Namespace"}, "istio-ingress": {"Gateway"}, "prometheus": {"StatefulSet"},
-                      "fluent-bit": {"DaemonSet"}}
+                      "namespaces": {"Namespace"}, "istio-ingress": {"Gateway"}, "prometheus": {"StatefulSet", "ConfigMap"},
+                      "fluent-bit": {"DaemonSet", "ConfigMap"}}
     for region in REGIONS:
         applications = {app["metadata"]["labels"]["meridian.io/component"]: app
                         for app in remote_documents(lab.remote, f"{ENVIRONMENT_PATH}/{region}/apps/platform.yaml")}
@@ -264,7 +299,7 @@ def test_every_platform_application_syncs_plain_yaml_that_exists_in_the_tree(lab
         for component, kinds in expected_kinds.items():
             sources = applications[component]["spec"]["sources"]
             assert sources[0]["path"] == f"k8s-manifests/platform/{component}"
-            if component in ("thanos", "loki"):
+            if component in RENDERED_COMPONENTS:
                 assert [source["path"] for source in sources[1:]] == [f"{ENVIRONMENT_PATH}/{region}/platform/{component}"]
             else:
                 assert len(sources) == 1, (region, component)
