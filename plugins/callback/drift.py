@@ -1,0 +1,248 @@
+# -*- coding: utf-8 -*-
+# Copyright: meridian.observability contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Drift report: what a check-mode run would change, by region and layer, as JSON and Markdown."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: drift
+type: aggregate
+short_description: Report what a check-mode run would change, by region and layer
+description:
+  - Records every task result that reports a change while the play runs in check mode, with the host (a region of
+    the topology inventory), the layer (the role the task belongs to), the task, the loop item and the diff.
+  - Records failed and unreachable hosts too, so a run that broke never reads as "no drift".
+  - At the end of the run writes C(drift.json) and C(drift.md) into O(output_dir) and prints a short summary, which
+    is what an AWX job's output shows.
+  - Stays silent unless O(output_dir) is set or the playbook is C(drift.yml), so ordinary runs are untouched even
+    when the callback is enabled in C(ansible.cfg).
+  - Results of C(no_log) tasks are recorded as a change without their diff.
+version_added: 0.1.0
+author: meridian platform engineering (@meridian)
+requirements:
+  - Enabled through C(callbacks_enabled) in C(ansible.cfg) (this collection's C(ansible.cfg) enables it).
+options:
+  output_dir:
+    description:
+      - Directory that receives C(drift.json) and C(drift.md); created if missing.
+      - When unset, a C(drift.yml) run prints its summary and writes no file.
+    type: path
+    env:
+      - name: MERIDIAN_DRIFT_DIR
+    ini:
+      - section: callback_drift
+        key: output_dir
+  environment_name:
+    description: The environment the report is about, written into the report's header.
+    type: str
+    default: ""
+    env:
+      - name: MERIDIAN_DRIFT_ENVIRONMENT
+    ini:
+      - section: callback_drift
+        key: environment_name
+  max_diff_chars:
+    description: A longer diff of one change is cut to this many characters (the report says so).
+    type: int
+    default: 20000
+    env:
+      - name: MERIDIAN_DRIFT_MAX_DIFF_CHARS
+"""
+
+import datetime
+import json
+import os
+import re
+
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.callback import CallbackBase
+
+COLLECTION_PREFIX = "meridian.observability."
+HIDDEN_DIFF = "(diff hidden: the task is no_log)"
+PLAYBOOK_NAME = "drift.yml"
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def diffs_of(outcome: dict) -> list:
+    """A result's diffs: its own, or those of the resources a multi-resource kubernetes.core.k8s apply changed
+    (that module reports them per resource, under result.results, each headed here by kind/name)."""
+    own = outcome.get("diff")
+    if own:
+        return own if isinstance(own, list) else [own]
+    nested = outcome.get("result")
+    if not isinstance(nested, dict) or not isinstance(nested.get("results"), list):
+        return []
+    diffs = []
+    for resource in nested["results"]:
+        if not isinstance(resource, dict) or not resource.get("changed") or not isinstance(resource.get("diff"), dict):
+            continue
+        diff = dict(resource["diff"])
+        stored = resource.get("result") if isinstance(resource.get("result"), dict) else {}
+        identity = "{0}/{1}".format(stored.get("kind", "object"), stored.get("metadata", {}).get("name", "?"))
+        diff.setdefault("before_header", identity)
+        diff.setdefault("after_header", identity)
+        diffs.append(diff)
+    return diffs
+
+
+def layer_of(task, play_name: str) -> str:
+    """The role a task belongs to, without our collection's prefix; the play's name for a task outside roles."""
+    role = getattr(task, "_role", None)
+    if role is not None:
+        name = role.get_name()
+        return name[len(COLLECTION_PREFIX):] if name.startswith(COLLECTION_PREFIX) else name
+    return play_name or "(play)"
+
+
+def group_changes(changes: list[dict]) -> dict:
+    """{region: {layer: count}} in sorted order."""
+    summary: dict = {}
+    for change in changes:
+        layers = summary.setdefault(change["region"], {})
+        layers[change["layer"]] = layers.get(change["layer"], 0) + 1
+    return {region: dict(sorted(layers.items())) for region, layers in sorted(summary.items())}
+
+
+def render_markdown(report: dict) -> str:
+    """The report for people: a region x layer table, then each change with its diff."""
+    title = f"# Drift report: {report['environment'] or 'unnamed environment'}"
+    lines = [title, "", f"Generated {report['generated_at']} by a check-mode run of `{report['playbook']}`.", ""]
+    if report["failures"]:
+        lines += [f"**The run failed on {len(report['failures'])} task(s); the report is incomplete.**", ""]
+        for failure in report["failures"]:
+            lines.append(f"- {failure['region']} / {failure['layer']}: {failure['task']}: {failure['message']}")
+        lines.append("")
+    if not report["changes"]:
+        lines.append("No drift: every layer of every region matches the topology." if not report["failures"]
+                     else "No drift was found in what ran.")
+        return "\n".join(lines) + "\n"
+    lines += [f"{len(report['changes'])} difference(s) from the topology.", "", "| region | layer | differences |",
+              "|---|---|---|"]
+    for region, layers in report["summary"].items():
+        for layer, count in layers.items():
+            lines.append(f"| {region} | {layer} | {count} |")
+    for region, layers in report["summary"].items():
+        lines += ["", f"## {region}"]
+        for layer in layers:
+            lines += ["", f"### {layer}"]
+            for change in report["changes"]:
+                if change["region"] != region or change["layer"] != layer:
+                    continue
+                item = f" ({change['item']})" if change["item"] else ""
+                lines += ["", f"- {change['task']}{item}"]
+                if change["diff"]:
+                    lines += ["", "```diff", change["diff"].rstrip("\n"), "```"]
+    return "\n".join(lines) + "\n"
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "meridian.observability.drift"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, display=None):
+        super().__init__(display=display)
+        self._active = False
+        self._playbook = ""
+        self._play_name = ""
+        self._changes: list[dict] = []
+        self._failures: list[dict] = []
+
+    # ------------------------------------------------------------------ what the run reports
+    def v2_playbook_on_start(self, playbook):
+        self._playbook = os.path.basename(to_text(playbook._file_name))
+        self._active = bool(self.get_option("output_dir")) or self._playbook == PLAYBOOK_NAME
+
+    def v2_playbook_on_play_start(self, play):
+        self._play_name = to_text(play.get_name()).strip()
+
+    def v2_runner_on_ok(self, result):
+        # A task marked check_mode: false really ran (a render into a work directory): its change is not drift.
+        if not self._active or not result._task.check_mode:
+            return
+        outcome = result._result
+        if "results" in outcome and isinstance(outcome["results"], list):
+            for item_result in outcome["results"]:
+                if isinstance(item_result, dict) and item_result.get("changed"):
+                    self._record_change(result, item_result, self._item_label(result._task, item_result))
+        elif outcome.get("changed"):
+            self._record_change(result, outcome, "")
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        if self._active and not ignore_errors:
+            self._record_failure(result, to_text(result._result.get("msg", "failed")))
+
+    def v2_runner_on_unreachable(self, result):
+        if self._active:
+            self._record_failure(result, "unreachable: " + to_text(result._result.get("msg", "")))
+
+    def v2_playbook_on_stats(self, stats):
+        if not self._active:
+            return
+        report = self.report()
+        output_dir = self.get_option("output_dir")
+        if output_dir:
+            os.makedirs(output_dir, exist_ok=True)
+            with open(os.path.join(output_dir, "drift.json"), "w", encoding="utf-8") as handle:
+                json.dump(report, handle, indent=2, sort_keys=True)
+                handle.write("\n")
+            with open(os.path.join(output_dir, "drift.md"), "w", encoding="utf-8") as handle:
+                handle.write(render_markdown(report))
+        self._display.banner("DRIFT REPORT")
+        if report["failures"]:
+            self._display.display(f"drift: the run failed on {len(report['failures'])} task(s); the report is incomplete")
+        if not report["changes"]:
+            self._display.display("drift: none, every layer of every region matches the topology")
+        for region, layers in report["summary"].items():
+            for layer, count in layers.items():
+                self._display.display(f"drift: {region} / {layer}: {count} difference(s)")
+        if output_dir:
+            self._display.display(f"drift: report in {os.path.join(output_dir, 'drift.md')} and drift.json")
+
+    # ------------------------------------------------------------------ the report
+    def report(self) -> dict:
+        return {
+            "environment": self.get_option("environment_name") or "",
+            "generated_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "playbook": self._playbook,
+            "changes": self._changes,
+            "failures": self._failures,
+            "summary": group_changes(self._changes),
+        }
+
+    def _where(self, result) -> dict:
+        return {
+            "region": result._host.get_name(),
+            "layer": layer_of(result._task, self._play_name),
+            "task": to_text(result._task.name or result._task.action).strip(),
+        }
+
+    def _item_label(self, task, item_result: dict) -> str:
+        if item_result.get("_ansible_no_log") or task.no_log:
+            return ""
+        label = item_result.get("_ansible_item_label", item_result.get("item", ""))
+        return label if isinstance(label, str) else json.dumps(label, sort_keys=True, default=str)
+
+    def _record_change(self, result, outcome: dict, item: str) -> None:
+        change = self._where(result)
+        change["item"] = item
+        if outcome.get("_ansible_no_log") or result._task.no_log:
+            change["diff"] = HIDDEN_DIFF
+        else:
+            diffs = diffs_of(outcome)
+            # _get_diff colours its lines when the terminal has colour; the report is a file, not a terminal.
+            change["diff"] = self._limited(ANSI_ESCAPE.sub("", self._get_diff(diffs))) if diffs else ""
+        self._changes.append(change)
+
+    def _record_failure(self, result, message: str) -> None:
+        failure = self._where(result)
+        failure["message"] = "(hidden: the task is no_log)" if result._task.no_log else message
+        self._failures.append(failure)
+
+    def _limited(self, text: str) -> str:
+        limit = self.get_option("max_diff_chars")
+        if len(text) <= limit:
+            return text
+        return text[:limit] + f"\n... (cut at {limit} characters)\n"

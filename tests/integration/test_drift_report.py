@@ -1,0 +1,117 @@
+"""The drift report on the lab: empty after a converge, and naming each hand-made difference by region and layer.
+
+The module converges both regions with site.yml (a no-change run when another suite already did), runs
+`python -m delivery.drift` over the whole lab (every layer, both regions) and expects exit 0 and an empty report.
+Then it changes two things by hand, the way an operator with access would:
+  * acme's request series limit in us-east-1's Thanos limits (the lab's receive reads the limits file the tenant
+    layer keeps through thanos_tenant);
+  * acme's pod quota in eu-west-1's cluster. A direct edit of the ResourceQuota would be reverted by the tenant
+    operator within its resync, before any report could see it, so the edit goes to the Tenant object the operator
+    reconciles the quota from: the cluster's declared quota then differs from the topology.
+The second report must exit 2 and name exactly those two, each under its region and the tenant layer. It runs with
+`--tags tenant`: the first, full report already proved that every other layer reports nothing after a converge, and
+a second full run would cost another ~145 s of CI for no new evidence. The module restores both with tenants.yml.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tests.support.ansible import REPO, ansible_env, recap, run_ansible
+
+HUB, SPOKE = "us-east-1", "eu-west-1"
+TENANT = "acme"
+GROUP, VERSION, PLURAL = "observability.meridian.io", "v1alpha1", "tenants"
+HAND_SERIES_LIMIT = 12345
+HAND_PODS = 150
+
+
+def drift(output, *extra: str) -> tuple[int, dict, str, str]:
+    """Run the drift CLI; (exit code, drift.json, drift.md, the CLI's output)."""
+    completed = subprocess.run([sys.executable, "-m", "delivery.drift", "--inventory", "inventories/lab",
+                                "--output", str(output), *(["--", *extra] if extra else [])],
+                               cwd=REPO, env=ansible_env(), capture_output=True, text=True, timeout=900, check=False)
+    report_path = output / "drift.json"
+    report = json.loads(report_path.read_text()) if report_path.exists() else {}
+    markdown = (output / "drift.md").read_text() if (output / "drift.md").exists() else ""
+    return completed.returncode, report, markdown, completed.stdout[-6000:] + completed.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def converged(lab):
+    for region in (HUB, SPOKE):  # the hub first, as a first converge needs
+        result = run_ansible("ansible-playbook", "playbooks/site.yml", "-i", "inventories/lab", "-l", region)
+        assert recap(result.stdout, region)["failed"] == 0
+    return lab
+
+
+@pytest.fixture(scope="module")
+def limits_path(converged):
+    return REPO / ".lab" / "thanos" / HUB / "limits.yaml"
+
+
+@pytest.fixture(scope="module")
+def tenants_api(converged):
+    from kubernetes import client, config
+
+    api = config.new_client_from_config(config_file=converged["regions"][SPOKE]["kubernetes"]["kubeconfig"])
+    yield client.CustomObjectsApi(api)
+    api.close()
+
+
+def test_after_a_converge_the_report_is_empty(converged, tmp_path):
+    code, report, markdown, output = drift(tmp_path)
+    assert code == 0, f"drift after a converge exited {code}:\n{output}"
+    assert report["environment"] == "lab" and report["playbook"] == "drift.yml"
+    assert report["changes"] == [] and report["failures"] == [] and report["summary"] == {}
+    assert "No drift" in markdown
+
+
+def test_hand_changes_are_named_by_region_and_layer(converged, limits_path, tenants_api, tmp_path):
+    original_limits = limits_path.read_text()
+    limits = yaml.safe_load(original_limits)
+    assert limits["write"]["tenants"][TENANT]["request"]["series_limit"] != HAND_SERIES_LIMIT
+    limits["write"]["tenants"][TENANT]["request"]["series_limit"] = HAND_SERIES_LIMIT
+    original_pods = tenants_api.get_cluster_custom_object(GROUP, VERSION, PLURAL, TENANT)["spec"]["quotas"]["pods"]
+    assert original_pods != HAND_PODS
+    try:
+        limits_path.write_text(yaml.safe_dump(limits, sort_keys=False))
+        tenants_api.patch_cluster_custom_object(GROUP, VERSION, PLURAL, TENANT,
+                                                {"spec": {"quotas": {"pods": HAND_PODS}}})
+
+        code, report, markdown, output = drift(tmp_path, "--tags", "tenant")
+
+        assert code == 2, f"drift with two hand changes exited {code}:\n{output}"
+        assert report["failures"] == []
+        assert {(change["region"], change["layer"]) for change in report["changes"]} == {(HUB, "tenant"),
+                                                                                          (SPOKE, "tenant")}
+        assert report["summary"] == {SPOKE: {"tenant": 1}, HUB: {"tenant": 1}}
+        [limit_change] = [change for change in report["changes"] if change["region"] == HUB]
+        assert limit_change["item"] == TENANT and limit_change["task"].startswith("Thanos |")
+        assert f"-        series_limit: {HAND_SERIES_LIMIT}" in limit_change["diff"]
+        [quota_change] = [change for change in report["changes"] if change["region"] == SPOKE]
+        assert quota_change["task"] == "Onboard | Apply the Tenant of every tenant present in this region"
+        assert f"Tenant/{TENANT}" in quota_change["diff"]
+        assert re.search(rf'^-\s+"pods": {HAND_PODS},?$', quota_change["diff"], re.M), quota_change["diff"]
+        assert f"| {HUB} | tenant | 1 |" in markdown and f"| {SPOKE} | tenant | 1 |" in markdown
+        assert "## us-east-1" in markdown and str(HAND_SERIES_LIMIT) in markdown
+    finally:
+        result = run_ansible("ansible-playbook", "playbooks/tenants.yml", "-i", "inventories/lab")
+    assert recap(result.stdout, HUB)["changed"] >= 1 and recap(result.stdout, SPOKE)["changed"] >= 1
+    assert yaml.safe_load(limits_path.read_text())["write"]["tenants"][TENANT]["request"]["series_limit"] == \
+        yaml.safe_load(original_limits)["write"]["tenants"][TENANT]["request"]["series_limit"]
+    assert tenants_api.get_cluster_custom_object(GROUP, VERSION, PLURAL, TENANT)["spec"]["quotas"]["pods"] == \
+        original_pods
+
+
+def test_the_drift_playbook_refuses_to_run_for_real(converged):
+    result = run_ansible("ansible-playbook", "playbooks/drift.yml", "-i", "inventories/lab", check=False)
+    assert result.returncode != 0
+    assert "drift.yml only reports; it must never change anything" in result.stdout
+    assert "PLAY [Check that the inventory is a meridian topology]" not in result.stdout
