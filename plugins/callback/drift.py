@@ -26,8 +26,8 @@ options:
   output_dir:
     description:
       - Directory that receives C(drift.json) and C(drift.md); created if missing.
-      - When unset, a C(drift.yml) run prints its summary and writes no file.
-    type: path
+      - When unset or empty, a C(drift.yml) run prints its summary and writes no file.
+    type: str
     env:
       - name: MERIDIAN_DRIFT_DIR
     ini:
@@ -151,9 +151,14 @@ class CallbackModule(CallbackBase):
         self._failures: list[dict] = []
 
     # ------------------------------------------------------------------ what the run reports
+    def _output_dir(self) -> str:
+        # A str option, not a path: Ansible would turn an empty path into the current directory.
+        value = self.get_option("output_dir") or ""
+        return os.path.abspath(os.path.expanduser(value)) if value else ""
+
     def v2_playbook_on_start(self, playbook):
         self._playbook = os.path.basename(to_text(playbook._file_name))
-        self._active = bool(self.get_option("output_dir")) or self._playbook == PLAYBOOK_NAME
+        self._active = bool(self._output_dir()) or self._playbook == PLAYBOOK_NAME
 
     def v2_playbook_on_play_start(self, play):
         self._play_name = to_text(play.get_name()).strip()
@@ -182,7 +187,7 @@ class CallbackModule(CallbackBase):
         if not self._active:
             return
         report = self.report()
-        output_dir = self.get_option("output_dir")
+        output_dir = self._output_dir()
         if output_dir:
             os.makedirs(output_dir, exist_ok=True)
             with open(os.path.join(output_dir, "drift.json"), "w", encoding="utf-8") as handle:
