@@ -279,9 +279,10 @@ def preview_group_vars(branch: str, name: str) -> str:
             + _dump({"network_tags": tags, "eks_tags": dict(tags)}))
 
 
-def render_preview(branch: str, *, inventories: pathlib.Path = INVENTORIES, output_root: pathlib.Path = PREVIEW_ROOT,
+def render_preview(branch: str, *, inventories: pathlib.Path = INVENTORIES, output_root: pathlib.Path | None = None,
                    remote_branches: Iterable[str] = ()) -> pathlib.Path:
     """Write .preview/<name>/ (topology.yml and dev's group_vars for the preview); return the directory."""
+    output_root = output_root or PREVIEW_ROOT
     environments = standing_environments(inventories)
     if PREVIEW_BASE not in environments:
         raise BranchError(f"{inventories}/{PREVIEW_BASE}/topology.yml is missing; previews are derived from it.")
@@ -318,7 +319,7 @@ def _target(branch: str, kind: str, inventory: pathlib.Path, github_environment:
                   plan_role_arn=PLAN_ROLE.format(account=account, environment=base_environment))
 
 
-def deploy_target(branch: str, *, inventories: pathlib.Path = INVENTORIES, preview_root: pathlib.Path = PREVIEW_ROOT,
+def deploy_target(branch: str, *, inventories: pathlib.Path = INVENTORIES, preview_root: pathlib.Path | None = None,
                   remote_branches: Iterable[str] = ()) -> Target | None:
     """The environment a push to ``branch`` deploys (a preview is rendered first); None: the branch deploys nothing."""
     if branch in STANDING_BRANCHES:
@@ -338,7 +339,7 @@ def deploy_target(branch: str, *, inventories: pathlib.Path = INVENTORIES, previ
 
 
 def destroy_target(ref: str, ref_type: str, *, inventories: pathlib.Path = INVENTORIES,
-                   preview_root: pathlib.Path = PREVIEW_ROOT,
+                   preview_root: pathlib.Path | None = None,
                    derive_name: Callable[[str], str] = preview_environment_name) -> Target:
     """The preview a deleted ``ref`` may destroy; BranchError for anything that is not exactly one preview.
 
