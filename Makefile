@@ -60,13 +60,20 @@ demo: lab-up ## The main job on the local lab: topology summary, site.yml per re
 		--rerun $(DEMO_LOGS)/rerun.log
 
 .PHONY: test
-test: bootstrap lint sanity terraform-check unit policy-test integration e2e molecule ## Everything CI runs
+test: bootstrap lint sanity terraform-check unit ee policy-test integration e2e molecule ## Everything CI runs
 
 # ---------------------------------------------------------------- checks
 .PHONY: lint
-lint: bootstrap ## ansible-lint (production profile, offline) and yamllint
+lint: bootstrap ## yamllint, ansible-lint (production profile, offline), actionlint (shellcheck on every run: block) and shellcheck on every tracked shell script
 	$(BIN)/yamllint --strict .
 	$(BIN)/ansible-lint --offline
+	@# Pinned in lab/versions.yml: about 10 s to build the first time, then cached. Its own log, not the lab's.
+	MERIDIAN_LAB_STATE_DIR=.lab/lint-tools $(PY) -m lab.build -q actionlint shellcheck
+	@# -shellcheck names the pinned binary: without one on PATH, actionlint would skip run: blocks silently.
+	actionlint=$$($(PY) -m lab tool-path actionlint) && shellcheck=$$($(PY) -m lab tool-path shellcheck) && \
+		"$$actionlint" -shellcheck "$$shellcheck" -pyflakes= && \
+		scripts=$$(git ls-files -z | xargs -0 awk 'FNR == 1 { if (FILENAME ~ /\.(ba)?sh$$/ || /^#!.*[\/ ](ba|da)?sh( |$$)/) print FILENAME; nextfile }') && \
+		echo "shellcheck $$scripts" && "$$shellcheck" $$scripts
 
 .PHONY: sanity
 sanity: bootstrap ## ansible-test sanity on a copy laid out as ansible_collections/meridian/observability
@@ -91,6 +98,22 @@ policy-test: lab-build ## Gatekeeper policies: opa check and opa test of every R
 	opa=$$($(PY) -m lab tool-path opa) && "$$opa" check --strict roles/policy/files/rego && \
 		"$$opa" test --verbose roles/policy/files/rego tests/policy/rego
 	gator=$$($(PY) -m lab tool-path gator) && "$$gator" verify --verbose tests/policy/gator/...
+
+# ---------------------------------------------------------------- delivery
+EE_DIR := $(ANSIBLE_HOME)/ee
+.PHONY: ee
+ee: bootstrap ## Execution environment: the collection tarball and ansible-builder's build context in .ansible/ee/context, checked (no image: needs podman or docker)
+	@rm -rf $(EE_DIR) && mkdir -p $(EE_DIR)/collection
+	$(BIN)/ansible-galaxy collection build --force --output-path $(EE_DIR)/collection . >/dev/null
+	@# A fixed name, so execution-environment.yml need not change with the version.
+	mv $(EE_DIR)/collection/meridian-observability-*.tar.gz $(EE_DIR)/collection/meridian-observability.tar.gz
+	$(BIN)/ansible-builder create -f execution-environment.yml -c $(EE_DIR)/context --output-filename Containerfile
+	$(PY) -m delivery.execution_environment $(EE_DIR)/context
+
+ENV ?= lab
+.PHONY: drift
+drift: bootstrap ## Drift report of ENV (default lab): site.yml and its tenant layer in check mode with diff over every region; .drift/ENV/drift.md and .json; exit 2 on drift
+	$(PY) -m delivery.drift --inventory inventories/$(ENV)
 
 # ---------------------------------------------------------------- the lab
 .PHONY: lab-build
