@@ -1,4 +1,4 @@
-"""python -m delivery.drift --inventory inventories/<env> [--output DIR] [-- extra ansible-playbook arguments]
+"""python -m delivery.drift --inventory inventories/<env> [--output DIR] [more ansible-playbook arguments]
 
 Runs playbooks/drift.yml (site.yml, every layer, with tenants.yml as its last) in check mode with diff over every
 region of the environment, lets the meridian.observability.drift callback write drift.json and drift.md into the
@@ -56,13 +56,24 @@ def run(inventory: pathlib.Path, output: pathlib.Path, extra: list[str]) -> int:
     return code
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse exits 2 on a usage error, which is this command's "drift found": a wrong invocation exits 1."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(RUN_FAILED, f"{self.prog}: error: {message}\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m delivery.drift", description=__doc__.split("\n\n")[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    # allow_abbrev=False: an ansible-playbook option must never be taken for an abbreviation of ours.
+    parser = ArgumentParser(prog="python -m delivery.drift", description=__doc__.split("\n\n", 1)[1],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False,
+                                     epilog="Any other argument goes to ansible-playbook as it is (e.g. --tags tenant, "
+                                            "-l us-east-1, -e var=value); a '--' before them is optional.")
     parser.add_argument("--inventory", required=True, type=pathlib.Path, help="inventories/<env>")
     parser.add_argument("--output", type=pathlib.Path, help="report directory (default .drift/<env>/)")
-    parser.add_argument("extra", nargs="*", help="more ansible-playbook arguments, after --")
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    extra = [argument for argument in extra if argument != "--"]
     inventory = args.inventory if args.inventory.is_absolute() else (pathlib.Path.cwd() / args.inventory)
     if not (inventory / "topology.yml").is_file():
         parser.error(f"--inventory {args.inventory}: no topology.yml there; give an environment's directory, "
@@ -70,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     output = args.output or REPOSITORY / ".drift" / environment_name(inventory)
     output = output if output.is_absolute() else pathlib.Path.cwd() / output
     output.mkdir(parents=True, exist_ok=True)
-    return run(inventory, output, args.extra)
+    return run(inventory, output, extra)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,10 @@ options:
       - section: callback_drift
         key: output_dir
   environment_name:
-    description: The environment the report is about, written into the report's header.
+    description:
+      - The environment the report is about, written into the report's header.
+      - When empty, the environment's name from the topology inventory (its C(env_<name>) group) is used, which is
+        what an AWX job's report shows.
     type: str
     default: ""
     env:
@@ -60,7 +63,13 @@ from ansible.plugins.callback import CallbackBase
 
 COLLECTION_PREFIX = "meridian.observability."
 HIDDEN_DIFF = "(diff hidden: the task is no_log)"
+HIDDEN_MESSAGE = "(hidden: the task is no_log)"
+REDACTED = "(redacted Secret value)"
+REDACTED_BEFORE = "(redacted Secret value, differs: before)"
+REDACTED_AFTER = "(redacted Secret value, differs: after)"
+SUMMARY_LINES = 40
 PLAYBOOK_NAME = "drift.yml"
+ENVIRONMENT_GROUP_PREFIX = "env_"  # meridian.observability.topology puts every region in env_<environment>
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -87,12 +96,60 @@ def diffs_of(outcome: dict) -> list:
 
 
 def layer_of(task, play_name: str) -> str:
-    """The role a task belongs to, without our collection's prefix; the play's name for a task outside roles."""
-    role = getattr(task, "_role", None)
-    if role is not None:
-        name = role.get_name()
-        return name[len(COLLECTION_PREFIX):] if name.startswith(COLLECTION_PREFIX) else name
-    return play_name or "(play)"
+    """The outermost role a task belongs to, without our collection's prefix; the play's name outside roles.
+
+    Outermost, because layers include helper roles (network, eks and observability include aws_session, istio
+    includes keycloak's realm_facts): a change made through one belongs to the layer that included it. The parent
+    chain runs task -> block -> include_role task -> block of the including role -> ..."""
+    outermost = None
+    node = task
+    while node is not None:
+        role = getattr(node, "_role", None)
+        if role is not None:
+            outermost = role
+        node = getattr(node, "_parent", None)
+    if outermost is None:
+        return play_name or "(play)"
+    name = outermost.get_name()
+    return name[len(COLLECTION_PREFIX):] if name.startswith(COLLECTION_PREFIX) else name
+
+
+def redact_secret_objects(value):
+    """``value`` with the data and stringData of every Kubernetes Secret in it replaced by markers.
+
+    kubernetes.core.k8s reports the whole object as its diff, so the check-mode diff of a Secret the role applies
+    without no_log (e.g. a service-account token Secret whose labels drifted) would carry the token the cluster
+    filled in. Each key stays, so the report still shows which key differs, never what it holds."""
+    if isinstance(value, list):
+        return [redact_secret_objects(element) for element in value]
+    if not isinstance(value, dict):
+        return value
+    redacted = {key: redact_secret_objects(element) for key, element in value.items()}
+    if value.get("kind") == "Secret":
+        for field in ("data", "stringData"):
+            if isinstance(value.get(field), dict):
+                redacted[field] = {key: REDACTED for key in value[field]}
+    return redacted
+
+
+def redact_diff(diff: dict) -> dict:
+    """A diff whose before and after hide every Secret's values; a value that differs is marked so on both sides,
+    so the rendered diff still has a line for it."""
+    before, after = diff.get("before"), diff.get("after")
+    if not isinstance(before, dict) and not isinstance(after, dict):
+        return diff
+    safe = dict(diff)
+    safe["before"], safe["after"] = redact_secret_objects(before), redact_secret_objects(after)
+    if isinstance(before, dict) and isinstance(after, dict) and before.get("kind") == after.get("kind") == "Secret":
+        for field in ("data", "stringData"):
+            old, new = before.get(field), after.get(field)
+            if not isinstance(old, dict) or not isinstance(new, dict):
+                continue
+            for key in set(old) & set(new):
+                if old[key] != new[key]:
+                    safe["before"][field][key] = REDACTED_BEFORE
+                    safe["after"][field][key] = REDACTED_AFTER
+    return safe
 
 
 def group_changes(changes: list[dict]) -> dict:
@@ -136,6 +193,15 @@ def render_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def summary_lines(report: dict) -> list[str]:
+    """One line per failure and per difference, for the end of the run's output."""
+    lines = [f"drift: FAILED {f['region']} / {f['layer']}: {f['task']}: {f['message']}" for f in report["failures"]]
+    for change in sorted(report["changes"], key=lambda c: (c["region"], c["layer"])):
+        item = f" ({change['item']})" if change["item"] else ""
+        lines.append(f"drift:   {change['region']} / {change['layer']}: {change['task']}{item}")
+    return lines
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "aggregate"
@@ -148,6 +214,7 @@ class CallbackModule(CallbackBase):
         self._playbook = ""
         self._play_name = ""
         self._changes: list[dict] = []
+        self._inventory_environments: set[str] = set()
         self._failures: list[dict] = []
 
     # ------------------------------------------------------------------ what the run reports
@@ -164,8 +231,11 @@ class CallbackModule(CallbackBase):
         self._play_name = to_text(play.get_name()).strip()
 
     def v2_runner_on_ok(self, result):
+        if not self._active:
+            return
+        self._note_environment(result._host)
         # A task marked check_mode: false really ran (a render into a work directory): its change is not drift.
-        if not self._active or not result._task.check_mode:
+        if not result._task.check_mode:
             return
         outcome = result._result
         if "results" in outcome and isinstance(outcome["results"], list):
@@ -199,25 +269,40 @@ class CallbackModule(CallbackBase):
         if report["failures"]:
             self._display.display(f"drift: the run failed on {len(report['failures'])} task(s); the report is incomplete")
         if not report["changes"]:
-            self._display.display("drift: none, every layer of every region matches the topology")
+            self._display.display("drift: none in what ran" if report["failures"] else
+                                  "drift: none, every layer of every region matches the topology")
         for region, layers in report["summary"].items():
             for layer, count in layers.items():
                 self._display.display(f"drift: {region} / {layer}: {count} difference(s)")
+        # Without an output directory (an AWX job) the job's output is the only report: name each difference and
+        # failure, the diffs themselves are above in the run's --diff output.
+        named = summary_lines(report)
+        for line in named[:SUMMARY_LINES]:
+            self._display.display(line)
+        if len(named) > SUMMARY_LINES:
+            self._display.display(f"drift: ... and {len(named) - SUMMARY_LINES} more (drift.md has them all)")
         if output_dir:
             self._display.display(f"drift: report in {os.path.join(output_dir, 'drift.md')} and drift.json")
 
     # ------------------------------------------------------------------ the report
     def report(self) -> dict:
+        by_place = (lambda entry: (entry["region"], entry["layer"]))  # stable: the run's order within a layer
         return {
-            "environment": self.get_option("environment_name") or "",
+            "environment": self.get_option("environment_name") or ",".join(sorted(self._inventory_environments)),
             "generated_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "playbook": self._playbook,
-            "changes": self._changes,
-            "failures": self._failures,
+            "counts": {"changes": len(self._changes), "failures": len(self._failures)},
+            "changes": sorted(self._changes, key=by_place),
+            "failures": sorted(self._failures, key=by_place),
             "summary": group_changes(self._changes),
         }
 
+    def _note_environment(self, host) -> None:
+        self._inventory_environments.update(group.name[len(ENVIRONMENT_GROUP_PREFIX):] for group in host.get_groups()
+                                            if group.name.startswith(ENVIRONMENT_GROUP_PREFIX))
+
     def _where(self, result) -> dict:
+        self._note_environment(result._host)
         return {
             "region": result._host.get_name(),
             "layer": layer_of(result._task, self._play_name),
@@ -236,14 +321,15 @@ class CallbackModule(CallbackBase):
         if outcome.get("_ansible_no_log") or result._task.no_log:
             change["diff"] = HIDDEN_DIFF
         else:
-            diffs = diffs_of(outcome)
+            diffs = [redact_diff(diff) if isinstance(diff, dict) else diff for diff in diffs_of(outcome)]
             # _get_diff colours its lines when the terminal has colour; the report is a file, not a terminal.
             change["diff"] = self._limited(ANSI_ESCAPE.sub("", self._get_diff(diffs))) if diffs else ""
         self._changes.append(change)
 
     def _record_failure(self, result, message: str) -> None:
         failure = self._where(result)
-        failure["message"] = "(hidden: the task is no_log)" if result._task.no_log else message
+        hidden = result._task.no_log or result._result.get("_ansible_no_log")
+        failure["message"] = HIDDEN_MESSAGE if hidden else message
         self._failures.append(failure)
 
     def _limited(self, text: str) -> str:
