@@ -202,6 +202,11 @@ def summary_lines(report: dict) -> list[str]:
     return lines
 
 
+def _by_place(entry: dict) -> tuple:
+    """Sort key of changes and failures: region, then layer (sorted() is stable: the run's order within a layer)."""
+    return entry["region"], entry["layer"]
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "aggregate"
@@ -286,14 +291,13 @@ class CallbackModule(CallbackBase):
 
     # ------------------------------------------------------------------ the report
     def report(self) -> dict:
-        by_place = (lambda entry: (entry["region"], entry["layer"]))  # stable: the run's order within a layer
         return {
             "environment": self.get_option("environment_name") or ",".join(sorted(self._inventory_environments)),
             "generated_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "playbook": self._playbook,
             "counts": {"changes": len(self._changes), "failures": len(self._failures)},
-            "changes": sorted(self._changes, key=by_place),
-            "failures": sorted(self._failures, key=by_place),
+            "changes": sorted(self._changes, key=_by_place),
+            "failures": sorted(self._failures, key=_by_place),
             "summary": group_changes(self._changes),
         }
 
