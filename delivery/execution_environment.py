@@ -45,7 +45,8 @@ def check_context(context: pathlib.Path, definition: dict, galaxy: dict) -> list
     if (manifest["namespace"], manifest["name"], manifest["version"]) != expected:
         raise ContextError(f"the tarball is {manifest['namespace']}.{manifest['name']} {manifest['version']}, "
                            f"galaxy.yml says {'.'.join(expected[:2])} {expected[2]}")
-    for needed in ("plugins/callback/drift.py", "roles/tenant/tasks/main.yml", "playbooks/site.yml"):
+    for needed in ("plugins/callback/drift.py", "roles/tenant/tasks/main.yml", "playbooks/site.yml",
+                   "operators/tenant-operator/deploy/crd.yaml"):
         if needed not in names:
             raise ContextError(f"the tarball lacks {needed}")
     leaked = sorted({name.split("/")[0] for name in names} & {"tests", "lab", ".lab", ".venv", ".ansible"})
@@ -58,9 +59,12 @@ def check_context(context: pathlib.Path, definition: dict, galaxy: dict) -> list
     collections = yaml.safe_load((context / "_build" / "requirements.yml").read_text())["collections"]
     if collections != definition["dependencies"]["galaxy"]["collections"]:
         raise ContextError("_build/requirements.yml differs from the definition's collections")
+    system = (context / "_build" / "bindep.txt").read_text().splitlines()
+    if system != definition["dependencies"].get("system", []):
+        raise ContextError("_build/bindep.txt differs from the definition's system packages")
     return [f"Containerfile builds from {base_image}",
             f"collection {'.'.join(expected[:2])} {expected[2]}: {len(names)} files, {tarball.stat().st_size} bytes",
-            f"{len(python)} Python requirements, {len(collections)} collections"]
+            f"{len(python)} Python requirements, {len(collections)} collections, {len(system)} system packages"]
 
 
 def main(argv: list[str] | None = None) -> int:
