@@ -47,6 +47,17 @@ def run_ansible(tool: str, *args: str, check: bool = True, json_output: bool = F
     return completed
 
 
+def unwrap_unsafe(value: Any) -> Any:
+    """ansible-inventory --list wraps the plugin's strings as {'__ansible_unsafe': value}; the values only."""
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return {key: unwrap_unsafe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [unwrap_unsafe(item) for item in value]
+    return value
+
+
 def recap(stdout: str, host: str) -> dict[str, int]:
     """The PLAY RECAP counters of ``host`` from the default callback's output, e.g. {"changed": 0, ...}."""
     tail = stdout[stdout.rindex("PLAY RECAP"):]

@@ -18,6 +18,7 @@ import yaml
 
 from delivery import branches
 from delivery.branches import BranchError
+from tests.support.ansible import unwrap_unsafe
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 ANSIBLE_INVENTORY = REPO / ".venv" / "bin" / "ansible-inventory"
@@ -37,15 +38,6 @@ def _inventory_list(directory: pathlib.Path) -> subprocess.CompletedProcess:
                           env=environ, cwd=REPO, check=False)
 
 
-def _plain(value):
-    """ansible-inventory --list marks strings from the plugin as {'__ansible_unsafe': ...}; the values only."""
-    if isinstance(value, dict):
-        if set(value) == {"__ansible_unsafe"}:
-            return value["__ansible_unsafe"]
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value
 
 
 # ------------------------------------------------------------------------------------------------ branch mapping
@@ -125,7 +117,7 @@ def test_the_rendered_preview_passes_the_real_topology_plugin(preview_root):
     name = branches.preview_environment_name("preview/login-page")
     supernet = branches.preview_supernet("preview/login-page")
     assert f"env_{name}" in inventory["all"]["children"]
-    hostvars = _plain(inventory["_meta"]["hostvars"])
+    hostvars = unwrap_unsafe(inventory["_meta"]["hostvars"])
     assert sorted(hostvars) == ["eu-west-1", "us-east-1"]
     for region, variables in hostvars.items():
         assert variables["meridian_environment"]["name"] == name

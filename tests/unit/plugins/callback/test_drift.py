@@ -26,6 +26,14 @@ from tests.support.ansible import BIN, REPO, ansible_env
 SECRET = "s3cr3t-value-that-must-not-leak"
 
 
+def check_run_on_localhost(playbook, *, diff: bool, cwd=REPO, **environment: str) -> subprocess.CompletedProcess:
+    """ansible-playbook in check mode on localhost (no server), with this checkout's ansible.cfg and the callback."""
+    return subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook), "--check",
+         *(["--diff"] if diff else []), "-e", f"ansible_python_interpreter={sys.executable}"],
+        cwd=cwd, capture_output=True, text=True, timeout=300, check=False, env=ansible_env(**environment))
+
+
 @pytest.fixture
 def drift_run(tmp_path):
     """Run the stand-in playbook in check mode with diff; (report dict, markdown, ansible stdout, rc)."""
@@ -73,12 +81,8 @@ def drift_run(tmp_path):
           roles: [fakelayer]
         """))
     output = tmp_path / "report"
-    completed = subprocess.run(
-        [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook), "--check", "--diff",
-         "-e", f"ansible_python_interpreter={sys.executable}"],
-        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
-        env=ansible_env(MERIDIAN_DRIFT_DIR=str(output), MERIDIAN_DRIFT_ENVIRONMENT="unit",
-                        ANSIBLE_ROLES_PATH=str(tmp_path / "roles")))
+    completed = check_run_on_localhost(playbook, diff=True, MERIDIAN_DRIFT_DIR=str(output),
+                                       MERIDIAN_DRIFT_ENVIRONMENT="unit", ANSIBLE_ROLES_PATH=str(tmp_path / "roles"))
     assert (target / "rendered.conf").exists(), "the check_mode: false task should really have run"
     report = json.loads((output / "drift.json").read_text())
     return report, (output / "drift.md").read_text(), completed.stdout, completed.returncode
@@ -118,10 +122,7 @@ def test_without_an_output_dir_and_not_drift_yml_the_callback_is_silent(tmp_path
     playbook = tmp_path / "site.yml"
     playbook.write_text("- hosts: localhost\n  gather_facts: false\n  tasks:\n"
                         f"    - ansible.builtin.copy: {{dest: '{tmp_path}/x', content: 'x'}}\n")
-    completed = subprocess.run([str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook),
-                                "--check", "-e", f"ansible_python_interpreter={sys.executable}"],
-                               cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
-                               env=ansible_env(MERIDIAN_DRIFT_DIR=""))
+    completed = check_run_on_localhost(playbook, diff=False, MERIDIAN_DRIFT_DIR="")
     assert completed.returncode == 0, completed.stdout[-2000:]
     assert "changed=1" in completed.stdout and "DRIFT REPORT" not in completed.stdout
 
@@ -131,10 +132,7 @@ def test_drift_yml_without_an_output_dir_reports_in_its_output_only(tmp_path):
     playbook = tmp_path / "drift.yml"
     playbook.write_text("- name: Stand-in layer\n  hosts: localhost\n  gather_facts: false\n  tasks:\n"
                         f"    - name: Would write x\n      ansible.builtin.copy: {{dest: '{tmp_path}/x', content: 'x'}}\n")
-    completed = subprocess.run([str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook),
-                                "--check", "-e", f"ansible_python_interpreter={sys.executable}"],
-                               cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
-                               env=ansible_env(MERIDIAN_DRIFT_DIR=""))
+    completed = check_run_on_localhost(playbook, diff=False, cwd=tmp_path, MERIDIAN_DRIFT_DIR="")
     assert completed.returncode == 0, completed.stdout[-2000:]
     summary = completed.stdout[completed.stdout.index("DRIFT REPORT"):]
     assert "drift: localhost / Stand-in layer: 1 difference(s)" in summary
@@ -195,11 +193,7 @@ def test_a_failed_run_is_recorded_as_failed_without_no_log_content(tmp_path):
     reports = {}
     for name, path in (("hidden", playbook), ("open", open_failure)):
         output = tmp_path / name
-        completed = subprocess.run(
-            [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(path), "--check", "--diff",
-             "-e", f"ansible_python_interpreter={sys.executable}"],
-            cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
-            env=ansible_env(MERIDIAN_DRIFT_DIR=str(output)))
+        completed = check_run_on_localhost(path, diff=True, MERIDIAN_DRIFT_DIR=str(output))
         assert completed.returncode == 2, completed.stdout[-2000:]
         reports[name] = (json.loads((output / "drift.json").read_text()), (output / "drift.md").read_text(),
                          completed.stdout)

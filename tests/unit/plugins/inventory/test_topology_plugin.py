@@ -11,24 +11,13 @@ import re
 import pytest
 import yaml
 
-from tests.support.ansible import REPO, recap, run_ansible
+from tests.support.ansible import REPO, recap, run_ansible, unwrap_unsafe
 
 ENVIRONMENTS = ["dev", "stage", "prod", "lab"]
 
 
-def _plain(value):
-    """ansible-inventory --list wraps untrusted strings as {'__ansible_unsafe': value}."""
-    if isinstance(value, dict):
-        if set(value) == {"__ansible_unsafe"}:
-            return value["__ansible_unsafe"]
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value
-
-
 def inventory_json(inventory):
-    return _plain(json.loads(run_ansible("ansible-inventory", "-i", str(inventory), "--list").stdout))
+    return unwrap_unsafe(json.loads(run_ansible("ansible-inventory", "-i", str(inventory), "--list").stdout))
 
 
 def test_dev_graph_has_region_hosts_and_groups():
