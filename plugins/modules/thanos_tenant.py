@@ -94,6 +94,8 @@ extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 seealso:
   - module: meridian.observability.thanos_tenant_info
+  - module: meridian.observability.thanos_tenants
+    description: The same for many tenants in one call (one read and at most one write of the store).
 author:
   - Meridian platform engineering (@meridian-platform)
 """
@@ -214,6 +216,7 @@ from ansible_collections.meridian.observability.plugins.module_utils._thanos.arg
     STORE_REQUIRED_ONE_OF,
     STORE_REQUIRED_TOGETHER,
     store_argument_spec,
+    tenant_argument_spec,
 )
 from ansible_collections.meridian.observability.plugins.module_utils._thanos.errors import (
     ThanosError,
@@ -222,39 +225,10 @@ from ansible_collections.meridian.observability.plugins.module_utils._thanos.err
 from ansible_collections.meridian.observability.plugins.module_utils._thanos.service import TenantService
 from ansible_collections.meridian.observability.plugins.module_utils._thanos.store import store_from_params
 
-TENANT_SPEC = {
-    "name": {"type": "str", "required": True},
-    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-    "hashring": {"type": "str"},
-    "hashring_endpoints": {
-        "type": "list",
-        "elements": "dict",
-        "options": {
-            "address": {"type": "str", "required": True},
-            "capnproto_address": {"type": "str"},
-            "az": {"type": "str"},
-        },
-    },
-    "limits": {
-        "type": "dict",
-        "options": {
-            "head_series_limit": {"type": "int"},
-            "request": {
-                "type": "dict",
-                "options": {
-                    "size_bytes_limit": {"type": "int"},
-                    "series_limit": {"type": "int"},
-                    "samples_limit": {"type": "int"},
-                },
-            },
-        },
-    },
-}
-
 
 def main() -> None:
     argument_spec = store_argument_spec()
-    argument_spec.update(TENANT_SPEC)
+    argument_spec.update(tenant_argument_spec())
     module = AnsibleModule(
         argument_spec=argument_spec,
         mutually_exclusive=STORE_MUTUALLY_EXCLUSIVE,

@@ -1,10 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: meridian.observability contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""TenantService: a tenant's place in the hashrings and its limits, over any store.
+"""TenantService: tenants' places in the hashrings and their limits, over any store.
 
-``ensure()`` reads both documents, computes the wanted ones, validates them as Thanos would,
-and writes only what differs. Check mode is decided here and nowhere else: it stops after the
+``ensure()`` (one tenant, thanos_tenant) and ``ensure_tenants()`` (many, thanos_tenants) share one path:
+read both documents once, apply every tenant's change to a copy, validate it as Thanos would, and write
+only what differs, in one store write. Check mode is decided here and nowhere else: it stops after the
 comparison. A concurrent writer makes the store raise ThanosConflictError; the service then
 re-reads and re-plans, a bounded number of times, so the other writer's change is kept.
 """
@@ -174,75 +175,210 @@ class TenantService:
             tenants.pop(name, None)
         return {"created_hashring": None, "removed_hashrings": removed}
 
-    # ------------------------------------------------------------ ensure
+    # ------------------------------------------------------------ validating a batch
 
-    def ensure(self, request: dict, check_mode: bool = False, want_diff: bool = False) -> dict:
-        """Make the tenant present or absent. ``request`` holds name, state, hashring, hashring_endpoints, limits."""
-        config.validate_tenant_name(request.get("name"))
-        if request.get("limits") is not None:
-            config.requested_limits_entry(request["limits"])  # fail on bad input before touching the store
+    @staticmethod
+    def validate_requests(requests: list, defaults: dict = None) -> list:
+        """Every tenant's input, checked before the store is read; returns the requests with ``defaults`` applied.
+
+        ``defaults`` (hashring, hashring_endpoints) fill what a tenant leaves unset. All problems are reported
+        at once, each naming its field as ``tenants[<index>].<option>``.
+        """
+        defaults = defaults or {}
+        problems, details, merged, first_index = [], {}, [], {}
+        for index, request in enumerate(requests):
+            where = f"tenants[{index}]"
+            request = dict(request)
+            for option in ("hashring", "hashring_endpoints"):
+                if request.get(option) in (None, "", []) and defaults.get(option) not in (None, "", []):
+                    request[option] = defaults[option]
+            request.setdefault("state", "present")
+            name = request.get("name")
+            try:
+                config.validate_tenant_name(name)
+            except ThanosConfigError as err:
+                problems.append(f"{where}.{err}")
+                details.setdefault("field", f"{where}.name")
+            else:
+                if name in first_index:
+                    problems.append(f"{where}.name: {name!r} is listed more than once (first as "
+                                    f"tenants[{first_index[name]}].name). Fix: list each tenant once")
+                    details.setdefault("field", f"{where}.name")
+                first_index.setdefault(name, index)
+            if request["state"] == "present" and not request.get("hashring"):
+                problems.append(f"{where}.hashring: required when state is present (set it on the tenant, or the "
+                                "module's hashring for every tenant)")
+                details.setdefault("field", f"{where}.hashring")
+            if request.get("limits") is not None:
+                try:
+                    config.requested_limits_entry(request["limits"])
+                except ThanosConfigError as err:
+                    problems.append(f"{where}.{err}")
+                    details.setdefault("field", f"{where}.limits")
+            merged.append(request)
+        if problems:
+            raise ThanosConfigError("; ".join(problems) + "; nothing was changed", problems=problems,
+                                    converged=[], **details)
+        return merged
+
+    # ------------------------------------------------------------ converging
+
+    def _converge(self, requests: list, check_mode: bool, name_the_tenant: bool) -> dict:
+        """Plan every request against one read of both documents and write what changed in one store write.
+
+        A concurrent change re-reads and re-plans everything. With ``name_the_tenant`` a planning failure says
+        which tenant and step failed; nothing is written then, because planning ends before the write.
+        """
+        adding = any(request.get("state", "present") == "present" for request in requests)
+        # Limits before routing when any tenant is added, routing before limits when only removing: at no point
+        # does receive route a new tenant without its limits in place. (A tenant removed in the same batch may
+        # fall back to write.default for the moment between the two file writes; it is leaving anyway.)
+        order = (LIMITS, HASHRINGS) if adding else (HASHRINGS, LIMITS)
         with self.store.locked():
             for attempt in range(1, MAX_ATTEMPTS + 1):
                 snapshot, before_hashrings, before_limits = self._load()
                 after_hashrings = copy.deepcopy(before_hashrings)
                 after_limits = copy.deepcopy(before_limits)
-                if request.get("state", "present") == "present":
-                    notes = self._plan_present(after_hashrings, after_limits, request)
-                else:
-                    notes = self._plan_absent(after_hashrings, after_limits, request)
-                config.validate_hashrings(after_hashrings, self.store.describe(HASHRINGS))
-                if after_limits:
-                    config.validate_limits(after_limits, self.store.describe(LIMITS))
-
-                changes = []
-                # Limits before routing when adding, routing before limits when removing: at no point does
-                # receive route a new tenant without its limits in place.
-                order = (LIMITS, HASHRINGS) if request.get("state", "present") == "present" else (HASHRINGS, LIMITS)
+                notes = {}
+                for request in requests:
+                    notes[request["name"]] = self._plan_one(after_hashrings, after_limits, request, name_the_tenant)
                 documents = {HASHRINGS: (before_hashrings, after_hashrings, config.render_hashrings),
                              LIMITS: (before_limits, after_limits, config.render_limits)}
-                for kind in order:
-                    before, after, render = documents[kind]
-                    if before != after:
-                        changes.append((kind, render(after)))
-                result = self._result(request, after_hashrings, after_limits, notes, changes, attempt)
-                if want_diff:
-                    result["diff"] = [
-                        {
-                            "before_header": self.store.describe(kind),
-                            "after_header": self.store.describe(kind),
-                            "before": render(before) if (before or kind == HASHRINGS) else "",
-                            "after": render(after) if (after or kind == HASHRINGS) else "",
-                        }
-                        for kind, (before, after, render) in documents.items()
-                    ]
+                changes = [(kind, documents[kind][2](documents[kind][1])) for kind in order
+                           if documents[kind][0] != documents[kind][1]]
+                outcome = {"documents": documents, "notes": notes, "changes": changes, "attempt": attempt}
                 if not changes or check_mode:
-                    return result
+                    return outcome
                 try:
                     self.store.write(snapshot, changes)
                 except ThanosConflictError:
                     if attempt == MAX_ATTEMPTS:
                         raise
                     continue
-                return result
+                return outcome
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _result(self, request, hashrings, limits, notes, changes, attempt) -> dict:
-        name = request["name"]
-        changed_kinds = [kind for kind, _text in changes]
-        warnings = []
-        view = self._tenant_view(hashrings, limits, name)
-        if request.get("state", "present") == "present" and view["effective_limits"]["head_series_limit"] \
-                and not config.head_series_limits_enforced(limits):
-            warnings.append("head_series_limit is set but write.global.meta_monitoring_url is not, so Thanos "
-                            "Receive does not enforce head series limits")
-        return {
-            "changed": bool(changes),
-            "tenant": dict(view, state=request.get("state", "present")) if request.get("state", "present") == "present"
-            else {"name": name, "state": "absent"},
+    def _plan_one(self, hashrings, limits, request, name_the_tenant: bool) -> dict:
+        """Apply one tenant's request to the documents in place and check the result is still valid."""
+        present = request.get("state", "present") == "present"
+        try:
+            notes = self._plan_present(hashrings, limits, request) if present else \
+                self._plan_absent(hashrings, limits, request)
+            config.validate_hashrings(hashrings, self.store.describe(HASHRINGS))
+            if limits:
+                config.validate_limits(limits, self.store.describe(LIMITS))
+        except ThanosConfigError as err:
+            if not name_the_tenant:
+                raise
+            step = f"placing it in hashring {request.get('hashring')!r}" if present else "removing it"
+            details = dict(err.details, tenant=request["name"], converged=[])
+            raise ThanosConfigError(f"tenant {request['name']}: {step} failed: {err}; nothing was changed",
+                                    **details) from None
+        return notes
+
+    # ------------------------------------------------------------ one tenant (thanos_tenant)
+
+    def ensure(self, request: dict, check_mode: bool = False, want_diff: bool = False) -> dict:
+        """Make the tenant present or absent. ``request`` holds name, state, hashring, hashring_endpoints, limits."""
+        config.validate_tenant_name(request.get("name"))
+        if request.get("limits") is not None:
+            config.requested_limits_entry(request["limits"])  # fail on bad input before touching the store
+        outcome = self._converge([request], check_mode, name_the_tenant=False)
+        hashrings, limits = outcome["documents"][HASHRINGS][1], outcome["documents"][LIMITS][1]
+        notes = outcome["notes"][request["name"]]
+        changed_kinds = [kind for kind, _text in outcome["changes"]]
+        result = {
+            "changed": bool(changed_kinds),
+            "tenant": self._tenant_result(hashrings, limits, request),
             "hashrings_changed": HASHRINGS in changed_kinds,
             "limits_changed": LIMITS in changed_kinds,
             "created_hashring": notes["created_hashring"],
             "removed_hashrings": notes["removed_hashrings"],
-            "attempts": attempt,
-            "warnings": warnings,
+            "attempts": outcome["attempt"],
+            "warnings": self._warnings(limits, [request]),
         }
+        if want_diff:
+            result["diff"] = [
+                {
+                    "before_header": self.store.describe(kind),
+                    "after_header": self.store.describe(kind),
+                    "before": render(before) if (before or kind == HASHRINGS) else "",
+                    "after": render(after) if (after or kind == HASHRINGS) else "",
+                }
+                for kind, (before, after, render) in outcome["documents"].items()
+            ]
+        return result
+
+    # ------------------------------------------------------------ many tenants (thanos_tenants)
+
+    def ensure_tenants(self, requests: list, defaults: dict = None, check_mode: bool = False,
+                       want_diff: bool = False) -> dict:
+        """Converge every tenant of ``requests`` with one read and at most one write of the store.
+
+        Each request holds a tenant's name, state, limits and optionally hashring and hashring_endpoints
+        (``defaults`` fills them). The diff is a list with one entry per tenant that changes (and one per
+        hashring created or removed); ``tenants`` maps each name to its end state and whether it changed.
+        """
+        requests = self.validate_requests(requests, defaults)
+        outcome = self._converge(requests, check_mode, name_the_tenant=True)
+        (before_hashrings, hashrings, _render), (before_limits, limits, _render_limits) = (
+            outcome["documents"][HASHRINGS], outcome["documents"][LIMITS])
+        changed_kinds = [kind for kind, _text in outcome["changes"]]
+        tenants, diffs = {}, []
+        for request in requests:
+            name = request["name"]
+            before = self._tenant_entry(before_hashrings, before_limits, name)
+            after = self._tenant_entry(hashrings, limits, name)
+            tenants[name] = dict(self._tenant_result(hashrings, limits, request), changed=before != after)
+            if before != after:
+                diffs.append({"before_header": f"thanos tenant {name}", "after_header": f"thanos tenant {name}",
+                              "before": before, "after": after})
+        created = [notes["created_hashring"] for notes in outcome["notes"].values() if notes["created_hashring"]]
+        removed = [ring for notes in outcome["notes"].values() for ring in notes["removed_hashrings"]]
+        for ring in created + removed:
+            entry = config.find_hashring(hashrings if ring in created else before_hashrings, ring)
+            shown = {"hashring": ring, "endpoints": (entry or {}).get("endpoints", [])}
+            diffs.append({"before_header": f"thanos hashring {ring}", "after_header": f"thanos hashring {ring}",
+                          "before": {} if ring in created else shown, "after": shown if ring in created else {}})
+        result = {
+            "changed": bool(changed_kinds),
+            "tenants": tenants,
+            "hashrings_changed": HASHRINGS in changed_kinds,
+            "limits_changed": LIMITS in changed_kinds,
+            "created_hashrings": created,
+            "removed_hashrings": removed,
+            "attempts": outcome["attempt"],
+            "warnings": self._warnings(limits, requests),
+        }
+        if want_diff:
+            result["diff"] = diffs
+        return result
+
+    # ------------------------------------------------------------ results
+
+    @staticmethod
+    def _tenant_entry(hashrings, limits, name) -> dict:
+        """What the documents hold for ``name`` (the hashring listing it, its own limits); {} when neither."""
+        entry = {}
+        owner = config.exact_tenants(hashrings).get(name)
+        if owner is not None:
+            entry["hashring"] = owner
+        own_limits = config.tenant_limits(limits, name)
+        if own_limits is not None:
+            entry["limits"] = own_limits
+        return entry
+
+    def _tenant_result(self, hashrings, limits, request) -> dict:
+        if request.get("state", "present") != "present":
+            return {"name": request["name"], "state": "absent"}
+        return dict(self._tenant_view(hashrings, limits, request["name"]), state="present")
+
+    def _warnings(self, limits, requests) -> list:
+        if config.head_series_limits_enforced(limits):
+            return []
+        unenforced = [request["name"] for request in requests if request.get("state", "present") == "present"
+                      and config.effective_limits(limits, request["name"])["head_series_limit"]]
+        if not unenforced:
+            return []
+        return [f"head_series_limit is set for {', '.join(unenforced)} but write.global.meta_monitoring_url is not, "
+                "so Thanos Receive does not enforce head series limits"]

@@ -1,4 +1,4 @@
-"""thanos_tenant and thanos_tenant_info main(): argument spec, results, failures, check mode."""
+"""thanos_tenant, thanos_tenants and thanos_tenant_info main(): argument spec, results, failures, check mode."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.meridian.observability.plugins.modules import thanos_tenant, thanos_tenant_info
+from ansible_collections.meridian.observability.plugins.modules import thanos_tenant, thanos_tenant_info, thanos_tenants
 
 NODE = {"address": "127.0.0.1:10901"}
 
@@ -77,3 +77,39 @@ def test_missing_kubernetes_library_is_reported(capsys, monkeypatch, module, arg
     monkeypatch.setattr(store, "KUBERNETES_IMPORT_ERROR", "Traceback: No module named 'kubernetes'")
     result = run(module, dict(args, configmap_namespace="thanos", configmap_name="receive"), capsys)
     assert result["failed"] and "Failed to import the required Python library (kubernetes)" in result["msg"]
+
+
+def test_plural_module_converges_a_batch_with_per_tenant_diffs(files, capsys):
+    args = dict(files, hashring="tenants", tenants=[
+        {"name": "acme", "limits": {"request": {"series_limit": 1}}}, {"name": "globex"},
+        {"name": "other", "state": "absent"}])
+    check = run(thanos_tenants, dict(args, _ansible_check_mode=True, _ansible_diff=True), capsys)
+    applied = run(thanos_tenants, dict(args, _ansible_diff=True), capsys)
+    assert check["changed"] and check["diff"] == applied["diff"] and check["tenants"] == applied["tenants"]
+    assert [entry["before_header"] for entry in applied["diff"]] == [
+        "thanos tenant acme", "thanos tenant globex", "thanos tenant other"]
+    assert applied["tenants"]["acme"]["effective_limits"]["request"]["series_limit"] == 1
+    again = run(thanos_tenants, dict(args, _ansible_diff=True), capsys)
+    assert not again["changed"] and again["diff"] == []
+
+
+@pytest.mark.parametrize("tenants,message", [
+    ([{"name": "acme"}, {"name": "Acme"}], "tenants[1].name: 'Acme' is not a DNS-1123 label"),
+    ([{"name": "acme"}, {"name": "acme", "state": "absent"}], "tenants[1].name: 'acme' is listed more than once"),
+    ([{"state": "absent"}], "missing required arguments: name found in tenants"),
+    ([{"name": "acme", "hashring": "gold"}], "tenant acme: placing it in hashring 'gold' failed"),
+])
+def test_plural_module_failures_name_the_tenant_and_change_nothing(files, capsys, tenants, message):
+    before = open(files["hashrings_path"]).read()
+    result = run(thanos_tenants, dict(files, hashring="tenants", tenants=tenants), capsys)
+    assert result["failed"] and message in result["msg"], result["msg"]
+    assert result.get("converged", []) == []
+    assert open(files["hashrings_path"]).read() == before
+
+
+def test_plural_module_refuses_bad_input_before_building_a_kubernetes_client(capsys, monkeypatch):
+    from ansible_collections.meridian.observability.plugins.module_utils._thanos import store
+    monkeypatch.setattr(store, "kubernetes_client", lambda **options: pytest.fail("a client was built"))
+    result = run(thanos_tenants, {"configmap_namespace": "thanos", "configmap_name": "receive", "hashring": "tenants",
+                                  "tenants": [{"name": "Bad_Name"}]}, capsys)
+    assert result["failed"] and result["field"] == "tenants[0].name"
