@@ -345,45 +345,15 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.meridian.observability.plugins.module_utils._keycloak.arguments import (
     keycloak_argument_spec,
     keycloak_module_kwargs,
+    tenant_argument_spec,
 )
 from ansible_collections.meridian.observability.plugins.module_utils._keycloak.client import KeycloakClient
 from ansible_collections.meridian.observability.plugins.module_utils._keycloak.errors import KeycloakError
 from ansible_collections.meridian.observability.plugins.module_utils._keycloak.service import TenantRealmService
-from ansible_collections.meridian.observability.plugins.module_utils._keycloak.tenant import (
-    BRUTE_FORCE_DEFAULTS,
-    LIFESPAN_DEFAULTS,
-    TenantSpec,
-)
+from ansible_collections.meridian.observability.plugins.module_utils._keycloak.tenant import TenantSpec
 
-BRUTE_FORCE_OPTIONS = {
-    option: {"type": "bool" if isinstance(default, bool) else "int", "default": default}
-    for option, default in BRUTE_FORCE_DEFAULTS.items()
-}
-USER_OPTIONS = {
-    "username": {"type": "str", "required": True},
-    "email": {"type": "str"},
-    "first_name": {"type": "str"},
-    "last_name": {"type": "str"},
-    "enabled": {"type": "bool", "default": True},
-    "email_verified": {"type": "bool"},
-    "password": {"type": "str", "no_log": True},
-    "groups": {"type": "list", "elements": "str", "choices": ["owners", "viewers"], "default": []},
-}
 TENANT_SPEC = {
-    "name": {"type": "str", "required": True},
-    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-    "display_name": {"type": "str"},
-    "gateway_client_id": {"type": "str", "default": "observability-gateway"},
-    "grafana_client_id": {"type": "str", "default": "grafana"},
-    "redirect_uris": {"type": "list", "elements": "str", "default": []},
-    "owners": {"type": "list", "elements": "str", "default": []},
-    "viewers": {"type": "list", "elements": "str", "default": []},
-    "ssl_required": {"type": "str", "choices": ["external", "all", "none"], "default": "external"},
-    # Lifespans are durations, not secrets; the name only sounds like one.
-    **{option: {"type": "int", "default": default, "no_log": False} for option, default in LIFESPAN_DEFAULTS.items()},
-    "brute_force_protection": {"type": "dict", "options": BRUTE_FORCE_OPTIONS, "apply_defaults": True},
-    "users": {"type": "list", "elements": "dict", "default": [], "options": USER_OPTIONS},
-    "update_password": {"type": "str", "choices": ["on_create", "always"], "default": "on_create"},
+    **tenant_argument_spec(),
     "return_client_secret": {"type": "bool", "default": False},
 }
 

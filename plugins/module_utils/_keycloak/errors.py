@@ -36,3 +36,10 @@ class KeycloakNotFound(KeycloakError):
 
 class KeycloakConflict(KeycloakError):
     """Keycloak refused a create because the object already exists (409), usually a concurrent change."""
+
+
+class KeycloakForeignRealm(KeycloakError):
+    """A realm named after a tenant exists but is not the tenant's (no tenant claim on its gateway client).
+
+    Raised before any write; ``foreign_realms`` in the details names them.
+    """

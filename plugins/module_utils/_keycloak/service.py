@@ -9,6 +9,11 @@ place where check mode is decided: in check mode it records what it would do
 and sends nothing, so ``changed`` in check mode is exactly the list of writes a
 real run would send. A realm that does not exist yet is created in one request
 (Keycloak imports the clients, mappers, roles, groups and users with it).
+
+``ensure_many`` does the same for a batch of tenants with one client (one admin
+token): it reads every tenant's realm first, refuses realms named after a tenant
+that this collection did not make, and only then converges the tenants one after
+the other, so bad news arrives before the first write.
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ import copy
 from typing import Any, Callable
 
 from .client import KeycloakClient
+from .errors import KeycloakError, KeycloakForeignRealm
 from .tenant import (
     BUILTIN_CLIENTS,
     GROUPS_CLAIM,
     PASSWORD_MASK,
     TENANT_CLAIM,
     Snapshot,
+    TenantRequest,
     TenantSpec,
     declared_users,
     desired_view,
@@ -39,6 +46,7 @@ INFO_CLIENT_FIELDS = ("clientId", "name", "description", "enabled", "protocol", 
                       "clientAuthenticatorType", "standardFlowEnabled", "implicitFlowEnabled",
                       "directAccessGrantsEnabled", "serviceAccountsEnabled", "redirectUris", "webOrigins")
 PLACEHOLDER_ID = "(created in this run)"
+SECRET_RESULTS = ("gateway_client_secret", "grafana_client_secret")
 
 
 class _Writer:
@@ -52,7 +60,52 @@ class _Writer:
         self.actions.append(action)
         if self.check_mode:
             return PLACEHOLDER_ID
-        return call(*args)
+        try:
+            return call(*args)
+        except KeycloakError as err:
+            # The step that failed, in the words of the actions list; same error type, so callers still tell them apart.
+            raise type(err)(f"{action} failed: {err}", **err.details) from err
+
+
+class _Endpoints:
+    """Issuer and key-set URL of realms, from as few discovery documents as possible.
+
+    Keycloak builds both from its hostname setting for every realm that has no frontendUrl of its own, so the
+    first document read gives every other such realm's URLs; a realm with its own frontendUrl is asked itself.
+    """
+
+    def __init__(self, client: KeycloakClient) -> None:
+        self.client = client
+        self._shared_prefix: str | None = None
+
+    def of(self, name: str, realm: dict | None, exists: bool) -> tuple:
+        issuer = f"{self.client.base_url}/realms/{name}"
+        jwks = f"{issuer}/protocol/openid-connect/certs"
+        if not exists:
+            return issuer, jwks
+        own_frontend = ((realm or {}).get("attributes") or {}).get("frontendUrl")
+        if self._shared_prefix is not None and not own_frontend:
+            issuer = f"{self._shared_prefix}/realms/{name}"
+            return issuer, f"{issuer}/protocol/openid-connect/certs"
+        discovery = self.client.get_discovery(name)
+        if not discovery:
+            return issuer, jwks
+        issuer = discovery.get("issuer", issuer)
+        jwks = discovery.get("jwks_uri", jwks)
+        suffix = f"/realms/{name}"
+        if not own_frontend and issuer.endswith(suffix) and jwks == f"{issuer}/protocol/openid-connect/certs":
+            self._shared_prefix = issuer[:-len(suffix)]
+        return issuer, jwks
+
+
+def _owned_by_tenant(spec: TenantSpec, snapshot: Snapshot) -> bool:
+    """True when there is no realm, or its gateway client carries the tenant claim with this tenant's name (as
+    ``ensure`` creates it): only then may a batch converge or delete it without being told to adopt it."""
+    if snapshot.realm is None:
+        return True
+    gateway = snapshot.clients.get(spec.gateway_client_id) or {}
+    return any(mapper.get("name") == TENANT_CLAIM and (mapper.get("config") or {}).get("claim.value") == spec.name
+               for mapper in gateway.get("protocolMappers") or [])
 
 
 def _without_read_only(representation: dict) -> dict:
@@ -114,9 +167,85 @@ class TenantRealmService:
         """Bring the tenant's realm to ``state``; returns the module result (changed, actions, diff, endpoints)."""
         writer = _Writer(check_mode)
         if state == "absent":
-            return self._ensure_absent(spec, writer, want_diff)
+            result = self._ensure_absent(spec, self.client.get_realm(spec.name), writer, want_diff)
+        else:
+            result = self._ensure_present(spec, self.read(spec), writer, want_diff, return_client_secret,
+                                          _Endpoints(self.client))
+        result["api_requests"] = dict(self.client.request_counts)
+        return result
+
+    def ensure_many(self, requests: list[TenantRequest], check_mode: bool = False, want_diff: bool = False,
+                    return_client_secret: bool = False) -> dict:
+        """Converge a batch of TenantRequests; returns keycloak_tenants' result.
+
+        Every realm is read before the first write. A KeycloakError names the tenant (and, from ``_Writer``, the
+        step); once writing has begun its details carry ``tenants``, the results of the tenants already converged.
+        """
+        snapshots = {}
+        for request in requests:
+            name = request.spec.name
+            try:
+                snapshots[name] = self.read(request.spec) if request.state == "present" else self._read_for_removal(name)
+            except KeycloakError as err:
+                raise type(err)(f"tenant {name}: reading its realm failed: {err}", **{**err.details, "tenant": name}) from err
+        self._refuse_foreign_realms(requests, snapshots)
+
+        endpoints = _Endpoints(self.client)
+        results: dict = {}
+        diffs: list = []
+        secrets: dict = {}
+        for request in requests:
+            spec = request.spec
+            writer = _Writer(check_mode)
+            try:
+                if request.state == "absent":
+                    result = self._ensure_absent(spec, snapshots[spec.name].realm, writer, want_diff)
+                else:
+                    result = self._ensure_present(spec, snapshots[spec.name], writer, want_diff, return_client_secret,
+                                                  endpoints)
+            except KeycloakError as err:
+                converged = any(outcome["changed"] for outcome in results.values())
+                raise type(err)(f"tenant {spec.name}: {err}", **{**err.details, "tenant": spec.name, "tenants": results,
+                                                                 "changed": converged or bool(writer.actions)}) from err
+            diff = result.pop("diff", None)
+            tenant_secrets = {key: result.pop(key) for key in SECRET_RESULTS if key in result}
+            if return_client_secret:
+                secrets[spec.name] = tenant_secrets
+            if diff is not None and result["changed"]:
+                diffs.append({"before_header": f"tenant {spec.name}: realm {spec.name} before",
+                              "after_header": f"tenant {spec.name}: realm {spec.name} after"
+                                              + (" (predicted)" if check_mode else ""), **diff})
+            results[spec.name] = result
+
+        batch = {"changed": any(result["changed"] for result in results.values()), "tenants": results,
+                 "api_requests": dict(self.client.request_counts)}
+        if want_diff:
+            batch["diff"] = diffs
+        if return_client_secret:
+            batch["client_secrets"] = secrets
+        return batch
+
+    def _read_for_removal(self, name: str) -> Snapshot:
+        """The realm and its clients (to tell whether it is the tenant's), for a tenant being offboarded."""
+        realm = self.client.get_realm(name)
+        if realm is None:
+            return Snapshot(realm=None)
+        return Snapshot(realm=realm, clients={client["clientId"]: client for client in self.client.list_clients(name)})
+
+    def _refuse_foreign_realms(self, requests: list[TenantRequest], snapshots: dict) -> None:
+        foreign = [request.spec.name for request in requests
+                   if not request.adopt and not _owned_by_tenant(request.spec, snapshots[request.spec.name])]
+        if foreign:
+            raise KeycloakForeignRealm(
+                f"realm(s) {', '.join(foreign)} already exist in Keycloak at {self.client.base_url} but were not made "
+                f"for the tenant by this collection (their gateway client carries no '{TENANT_CLAIM}' claim with the "
+                "tenant's name), so converging or deleting them would overwrite someone else's realm. Nothing was "
+                "changed. Fix: rename the tenant, remove that realm, or, if it is the tenant's realm after all, set "
+                "adopt: true on its entry.", foreign_realms=foreign)
+
+    def _ensure_present(self, spec: TenantSpec, snapshot: Snapshot, writer: _Writer, want_diff: bool,
+                        return_client_secret: bool, endpoints: _Endpoints) -> dict:
         desired = desired_view(spec)
-        snapshot = self.read(spec)
         before = project(snapshot, desired)
         after = copy.deepcopy(desired)
         self._mark_passwords(spec, snapshot, after)
@@ -127,24 +256,22 @@ class TenantRealmService:
         else:
             self._converge(spec, snapshot, desired, writer)
 
-        result = self._endpoints(spec, exists_after=not (check_mode and snapshot.realm is None))
+        exists_after = not (writer.check_mode and snapshot.realm is None)
+        result = self._endpoints(spec, endpoints.of(spec.name, snapshot.realm, exists_after), exists_after)
         result.update(changed=bool(writer.actions), actions=writer.actions, end_state=after)
         if want_diff:
             result["diff"] = {"before": before, "after": after}
         if return_client_secret:
             result.update(self._secrets(spec, snapshot, writer))
-        result["api_requests"] = dict(self.client.request_counts)
         return result
 
-    def _ensure_absent(self, spec: TenantSpec, writer: _Writer, want_diff: bool) -> dict:
-        realm = self.client.get_realm(spec.name)
+    def _ensure_absent(self, spec: TenantSpec, realm: dict | None, writer: _Writer, want_diff: bool) -> dict:
         if realm is not None:
             writer.write(f"delete realm {spec.name}", self.client.delete_realm, spec.name)
         result = {"changed": bool(writer.actions), "actions": writer.actions, "name": spec.name, "exists": False}
         if want_diff:
             before = {} if realm is None else {"realm": {key: realm.get(key) for key in ("realm", "displayName", "enabled")}}
             result["diff"] = {"before": before, "after": {}}
-        result["api_requests"] = dict(self.client.request_counts)
         return result
 
     @staticmethod
@@ -276,15 +403,11 @@ class TenantRealmService:
         return {"id": role_ids.get(name) or PLACEHOLDER_ID, "name": name}
 
     # ------------------------------------------------------------------ results
-    def _endpoints(self, spec: TenantSpec, exists_after: bool) -> dict:
-        """What the gateway and Istio layers need. The issuer comes from Keycloak's discovery document when the
-        realm exists (it follows Keycloak's hostname setting), otherwise from auth_keycloak_url."""
-        issuer = f"{self.client.base_url}/realms/{spec.name}"
-        jwks = f"{issuer}/protocol/openid-connect/certs"
-        discovery = self.client.get_discovery(spec.name) if exists_after else None
-        if discovery:
-            issuer = discovery.get("issuer", issuer)
-            jwks = discovery.get("jwks_uri", jwks)
+    @staticmethod
+    def _endpoints(spec: TenantSpec, urls: tuple, exists_after: bool) -> dict:
+        """What the gateway and Istio layers need. ``urls`` (issuer, key set) come from Keycloak's discovery
+        document when the realm exists (they follow Keycloak's hostname setting), otherwise from auth_keycloak_url."""
+        issuer, jwks = urls
         return {
             "name": spec.name,
             "exists": exists_after,

@@ -242,6 +242,43 @@ class TenantSpec:
         return sorted(listed)
 
 
+@dataclass(frozen=True)
+class TenantRequest:
+    """One entry of a batch: the tenant, whether its realm must exist, and whether a realm not made by this
+    collection may be taken over (``adopt``)."""
+
+    spec: TenantSpec
+    state: str = "present"
+    adopt: bool = False
+
+
+def requests_from_params(entries) -> list:
+    """Validate every entry of keycloak_tenants' ``tenants`` before anything is sent; raises KeycloakInvalidInput
+    naming each problem by its position (``tenants[3].name: ...``), duplicates included."""
+    problems: list[str] = []
+    requests = []
+    first_position = {}
+    for position, entry in enumerate(entries or []):
+        where = f"tenants[{position}]"
+        if not isinstance(entry, dict):
+            problems.append(f"{where}: expected a mapping with at least a name, got {entry!r}.")
+            continue
+        try:
+            spec = TenantSpec.from_params(entry)
+        except KeycloakInvalidInput as err:
+            problems.extend(f"{where}.{problem}" for problem in err.details["problems"])
+            continue
+        if spec.name in first_position:
+            problems.append(f"{where}.name: {spec.name!r} is listed twice (also tenants[{first_position[spec.name]}]). "
+                            "Fix: list each tenant once.")
+            continue
+        first_position[spec.name] = position
+        requests.append(TenantRequest(spec=spec, state=entry.get("state") or "present", adopt=bool(entry.get("adopt"))))
+    if problems:
+        raise KeycloakInvalidInput("invalid tenants: " + " ".join(problems), problems=problems)
+    return requests
+
+
 def _user_from_params(position: int, entry) -> tuple[UserSpec | None, list[str]]:
     where = f"users[{position}]"
     if not isinstance(entry, dict):

@@ -1,4 +1,5 @@
-"""keycloak_tenant and keycloak_tenant_info main(): documentation agrees with the spec, results, failures, check mode."""
+"""keycloak_tenant, keycloak_tenants and keycloak_tenant_info main(): documentation agrees with the spec, results,
+failures, check mode."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.meridian.observability.plugins.doc_fragments.keycloak import ModuleDocFragment
 from ansible_collections.meridian.observability.plugins.module_utils._keycloak.arguments import keycloak_argument_spec
 from ansible_collections.meridian.observability.plugins.module_utils._keycloak.client import KeycloakClient
-from ansible_collections.meridian.observability.plugins.modules import keycloak_tenant, keycloak_tenant_info
+from ansible_collections.meridian.observability.plugins.modules import keycloak_tenant, keycloak_tenant_info, keycloak_tenants
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "module_utils" / "keycloak"))
 from fake_keycloak import WRITE_METHODS, FakeKeycloak  # noqa: E402  pylint: disable=wrong-import-position
@@ -58,6 +59,7 @@ def _compare(spec, documented, where):
 @pytest.mark.parametrize("module,spec", [
     (keycloak_tenant, {**keycloak_argument_spec(), **keycloak_tenant.TENANT_SPEC}),
     (keycloak_tenant_info, {**keycloak_argument_spec(), **keycloak_tenant_info.INFO_SPEC}),
+    (keycloak_tenants, {**keycloak_argument_spec(), **keycloak_tenants.TENANTS_SPEC}),
 ])
 def test_documentation_matches_the_argument_spec(module, spec):
     _compare(spec, _documented_options(module), module.__name__.rsplit(".", 1)[-1])
@@ -68,7 +70,49 @@ def test_documentation_matches_the_argument_spec(module, spec):
 def test_secret_options_are_no_log():
     spec = {**keycloak_argument_spec(), **keycloak_tenant.TENANT_SPEC}
     assert {name for name, option in spec.items() if option.get("no_log")} == {"auth_client_secret", "auth_password", "token"}
-    assert keycloak_tenant.USER_OPTIONS["password"]["no_log"] is True
+    assert keycloak_tenant.TENANT_SPEC["users"]["options"]["password"]["no_log"] is True
+    tenant_options = keycloak_tenants.TENANTS_SPEC["tenants"]["options"]
+    assert {name for name, option in tenant_options.items() if option.get("no_log")} == set()
+    assert tenant_options["users"]["options"]["password"]["no_log"] is True
+
+
+def test_each_tenant_of_the_batch_takes_the_single_modules_options_plus_adopt():
+    single = {name: option for name, option in keycloak_tenant.TENANT_SPEC.items() if name != "return_client_secret"}
+    assert keycloak_tenants.TENANTS_SPEC["tenants"]["options"] == {**single, "adopt": {"type": "bool", "default": False}}
+
+
+def test_batch_check_apply_rerun_through_main(fake, capsys):
+    args = dict(CONNECTION, tenants=[
+        {"name": "acme", "owners": ["ops@acme.test"],
+         "users": [{"username": "alice", "password": USER_PASSWORD, "groups": ["viewers"]}]},
+        {"name": "globex", "owners": ["sre@globex.test"]},
+        {"name": "initech", "state": "absent"}])
+    check = run(keycloak_tenants, dict(args, _ansible_check_mode=True, _ansible_diff=True), capsys)
+    assert check["changed"] and fake.realms == {}
+    assert [diff["before_header"] for diff in check["diff"]] == ["tenant acme: realm acme before",
+                                                                 "tenant globex: realm globex before"]
+    applied = run(keycloak_tenants, dict(args, _ansible_diff=True, return_client_secret=True), capsys)
+    assert applied["changed"] and set(fake.realms) == {"acme", "globex"}
+    assert applied["client_secrets"]["globex"]["gateway_client_secret"] == "secret-of-observability-gateway"
+    fake.writes.clear()
+    again = run(keycloak_tenants, dict(args, _ansible_diff=True), capsys)
+    assert not again["changed"] and again["diff"] == [] and fake.writes == []
+    assert set(again["tenants"]) == {"acme", "globex", "initech"} and again["tenants"]["initech"]["exists"] is False
+    for result in (check, applied, again):
+        text = json.dumps(result)
+        assert USER_PASSWORD not in text and "admin-pw-secret" not in text
+
+
+@pytest.mark.parametrize("tenants,message", [
+    ([{"name": "acme"}, {"name": "Bad_Name"}], "tenants[1].name: 'Bad_Name' is not a DNS-1123 label"),
+    ([{"name": "acme"}, {"name": "acme", "state": "absent"}], "tenants[1].name: 'acme' is listed twice"),
+    ([{"name": "acme", "state": "gone"}], "value of state must be one of: present, absent, got: gone"),
+    ([{"name": "acme", "users": [{"username": "alice", "color": "red"}]}], "color"),
+])
+def test_batch_bad_input_fails_before_any_request(fake, capsys, tenants, message):
+    result = run(keycloak_tenants, dict(CONNECTION, tenants=tenants), capsys)
+    assert result["failed"] and message in result["msg"], result["msg"]
+    assert sum(fake.request_counts.values()) == 0 and fake.realms == {}
 
 
 def test_check_apply_check_apply(fake, capsys):
