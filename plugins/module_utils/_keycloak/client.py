@@ -60,6 +60,56 @@ class TransportError(Exception):
         self.sent = sent
 
 
+# (what the transport's error says, the reason an operator reads); the first match wins.
+_TRANSPORT_REASONS = (
+    ("connection refused", "connection refused"),
+    ("reset by peer", "connection reset"),
+    ("remotedisconnected", "connection reset"),
+    ("remote end closed", "connection reset"),
+    ("connection aborted", "connection reset"),
+    ("broken pipe", "connection reset"),
+    ("incompleteread", "connection reset"),
+    ("timed out", "timed out"),
+    ("name or service not known", "host name not resolved"),
+    ("temporary failure in name resolution", "host name not resolved"),
+    ("nodename nor servname", "host name not resolved"),
+    ("tls error", "TLS failed"),
+    ("certificate", "TLS failed"),
+)
+# Collection path segment -> what one object of it is called in a message.
+_OBJECT_NAMES = {"clients": "client", "groups": "group", "roles": "realm role", "users": "user",
+                 "models": "protocol mapper", "realm": "realm role mapping of a group", "members": "group member",
+                 "reset-password": "user password"}
+_VERBS = {"GET": "reading", "POST": "creating", "PUT": "updating", "DELETE": "deleting"}
+
+
+def transport_reason(error: TransportError) -> str:
+    """A short reason for an operator ("connection refused", "timed out", ...) with the transport's own words."""
+    text = str(error)
+    reason = next((said for marker, said in _TRANSPORT_REASONS if marker in text.lower()), "")
+    if not reason or text.lower().startswith(reason.lower()):
+        return text
+    return f"{reason}: {text}"
+
+
+def describe_operation(method: str, path: str, body: Any = None) -> str:
+    """What an admin API call does, in words: "creating realm 'acme'", "updating a client in realm 'acme'"."""
+    verb = _VERBS.get(method, method.lower())
+    segments = [segment for segment in path.strip("/").split("/") if segment]
+    if not segments:
+        if method == "POST" and isinstance(body, dict) and body.get("realm"):
+            return f"creating realm {body['realm']!r}"
+        return f"{verb} the realm list"
+    realm = segments[0]
+    if len(segments) == 1:
+        return f"{verb} realm {realm!r}"
+    named = [_OBJECT_NAMES[segment] for segment in segments[1:] if segment in _OBJECT_NAMES]
+    what = named[-1] if named else "/".join(segments[1:])
+    if method == "GET" and segments[-1] in _OBJECT_NAMES:
+        return f"reading the {what} list of realm {realm!r}"
+    return f"{verb} a {what} in realm {realm!r}"
+
+
 def open_url_transport(method: str, url: str, headers: dict, data: bytes | None, timeout: int,
                        validate_certs: bool, http_agent: str) -> Response:
     """Send one request with ansible.module_utils.urls.open_url; HTTP errors are answers, not exceptions."""
@@ -153,8 +203,11 @@ class KeycloakClient:
         # "Equal jitter": never zero, never in lock-step with other clients.
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
-    def _send(self, method: str, url: str, headers: dict, data: bytes | None, kind: str) -> Response:
-        """One logical request, retried on transient failures; raises KeycloakUnreachable when no answer came."""
+    def _send(self, method: str, url: str, headers: dict, data: bytes | None, kind: str, operation: str = "") -> Response:
+        """One logical request, retried on transient failures; raises KeycloakUnreachable when no answer came.
+
+        ``operation`` says in words what the request does, for the message when Keycloak cannot be reached.
+        """
         for attempt in range(1, self.max_attempts + 1):
             last = attempt == self.max_attempts
             self.request_counts[kind] += 1
@@ -165,10 +218,15 @@ class KeycloakClient:
                 if not last and (not err.sent or method in IDEMPOTENT_METHODS):
                     self._sleep(self._backoff(attempt, None))
                     continue
+                what = operation or f"sending {method} {urlsplit(url).path}"
+                # A run stopped here leaves part of the work done; every module converges from what it finds, so
+                # the same run again completes it rather than duplicating anything.
                 raise KeycloakUnreachable(
-                    f"cannot reach Keycloak at {self.base_url} ({method} {urlsplit(url).path}): {err}. "
-                    "Check auth_keycloak_url, that Keycloak is running, and validate_certs for TLS problems.",
-                    url=self.base_url, attempts=attempt) from err
+                    f"cannot reach Keycloak at {self.base_url} ({transport_reason(err)}) while {what} "
+                    f"({method} {urlsplit(url).path}, {attempt} attempt{'s' if attempt > 1 else ''}): start Keycloak "
+                    "or fix auth_keycloak_url (and validate_certs for TLS problems), then re-run; the run is "
+                    "idempotent and completes what was left.",
+                    url=self.base_url, attempts=attempt, operation=what) from err
             retryable = RETRY_STATUSES if method in IDEMPOTENT_METHODS else RETRY_STATUSES_UNSAFE_METHODS
             if response.status in retryable and not last:
                 self._sleep(self._backoff(attempt, response.headers.get("retry-after")))
@@ -190,7 +248,8 @@ class KeycloakClient:
         path = f"/realms/{quote(credentials.realm, safe='')}/protocol/openid-connect/token"
         response = self._send("POST", self.base_url + path,
                               {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
-                              urlencode(form).encode("ascii"), kind="token")
+                              urlencode(form).encode("ascii"), kind="token",
+                              operation=f"requesting an admin token for {who} in realm {credentials.realm!r}")
         if response.status == 200:
             try:
                 return json.loads(response.body.decode("utf-8"))["access_token"]
@@ -223,7 +282,8 @@ class KeycloakClient:
             headers = {"Authorization": f"Bearer {self._access_token}", "Accept": "application/json"}
             if data is not None:
                 headers["Content-Type"] = "application/json"
-            response = self._send(method, url, headers, data, kind=method)
+            response = self._send(method, url, headers, data, kind=method,
+                                  operation=describe_operation(method, path, body))
             # A token we fetched ourselves may expire during a long run (the master realm's default is 60 s).
             if response.status == 401 and not refreshed and self.credentials.token is None:
                 self._access_token = None
@@ -294,7 +354,8 @@ class KeycloakClient:
     def get_discovery(self, realm: str) -> dict | None:
         """The realm's OpenID Connect discovery document (issuer, jwks_uri), or None when the realm is absent."""
         url = f"{self.base_url}/realms/{quote(realm, safe='')}/.well-known/openid-configuration"
-        response = self._send("GET", url, {"Accept": "application/json"}, None, kind="GET")
+        response = self._send("GET", url, {"Accept": "application/json"}, None, kind="GET",
+                              operation=f"reading the discovery document of realm {realm!r}")
         if response.status != 200:
             return None
         try:

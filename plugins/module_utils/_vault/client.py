@@ -54,6 +54,55 @@ def _retrying_session(verify: Any) -> Any:
     return session
 
 
+# (what requests/urllib3 say, the reason an operator reads); the first match wins.
+_CONNECTION_REASONS = (
+    ("connection refused", "connection refused"),
+    ("reset by peer", "connection reset"),
+    ("remotedisconnected", "connection reset"),
+    ("remote end closed", "connection reset"),
+    ("connection aborted", "connection reset"),
+    ("broken pipe", "connection reset"),
+    ("timed out", "timed out"),
+    ("name or service not known", "host name not resolved"),
+    ("temporary failure in name resolution", "host name not resolved"),
+    ("failed to resolve", "host name not resolved"),
+    ("nodename nor servname", "host name not resolved"),
+)
+_VERBS = {"GET": "reading", "LIST": "listing", "POST": "writing", "PUT": "writing", "DELETE": "deleting"}
+
+
+def connection_reason(error: Exception) -> str:
+    """A short reason for an operator ("connection refused", "timed out", ...) for a request that got no answer."""
+    text = str(error).lower()
+    if HAS_HVAC and isinstance(error, requests.exceptions.Timeout):
+        return "timed out"
+    return next((reason for marker, reason in _CONNECTION_REASONS if marker in text), "no answer")
+
+
+def describe_operation(method: str, path: str) -> str:
+    """What an API call does, in words: "writing policy 'tenant-acme'", "reading auth mount 'kubernetes-x'"."""
+    verb = _VERBS.get(method, method.lower())
+    segments = [segment for segment in path.strip("/").split("/") if segment]
+    if segments[:3] == ["sys", "policies", "acl"] and len(segments) > 3:
+        return f"{verb} policy {'/'.join(segments[3:])!r}"
+    if segments[:2] == ["sys", "mounts"]:
+        if len(segments) == 2:
+            return f"{verb} the secrets engine mounts"
+        return f"{verb} secrets engine mount {segments[2]!r}" + (" (tune)" if segments[-1] == "tune" else "")
+    if segments[:2] == ["sys", "auth"]:
+        if len(segments) == 2:
+            return f"{verb} the auth mounts"
+        return f"{verb} auth mount {segments[2]!r}" + (" (tune)" if segments[-1] == "tune" else "")
+    if segments[:1] == ["auth"] and "role" in segments[2:]:
+        at = segments.index("role", 2)
+        mount = "/".join(segments[1:at])
+        role = "/".join(segments[at + 1:])
+        return f"{verb} role {role!r} of auth mount {mount!r}" if role else f"{verb} the roles of auth mount {mount!r}"
+    if segments[:1] == ["auth"] and segments[-1] == "config":
+        return f"{verb} the configuration of auth mount {'/'.join(segments[1:-1])!r}"
+    return f"{verb} {'/'.join(segments)!r}"
+
+
 def _errors(response: Any) -> str:
     """Vault's own explanation from an error body, without echoing anything we sent."""
     try:
@@ -115,10 +164,14 @@ class VaultClient:
                 f"TLS failed talking to Vault at {self.url} ({where}): {err}. Check url, ca_cert (the CA that signed "
                 "the server's certificate) and validate_certs.", url=self.url) from err
         except requests.exceptions.RequestException as err:
+            operation = describe_operation(method, path)
+            # A run stopped here leaves part of the work done; every module converges from what it finds, so the
+            # same run again completes it rather than duplicating anything.
             raise VaultUnreachable(
-                f"cannot reach Vault at {self.url} ({where}): {type(err).__name__}: {err}. Check url (or "
-                "VAULT_ADDR/BAO_ADDR), that the server is running and reachable from this host, and timeout.",
-                url=self.url) from err
+                f"cannot reach Vault at {self.url} ({connection_reason(err)}) while {operation} ({where}): start "
+                "Vault or fix url. Check url (or VAULT_ADDR/BAO_ADDR), that the server is running and reachable "
+                "from this host, and timeout; then re-run: the run is idempotent and completes what was left.",
+                url=self.url, operation=operation, error=f"{type(err).__name__}: {err}") from err
         status = response.status_code
         if 200 <= status < 300:
             if status == 204 or not response.content:
