@@ -57,11 +57,14 @@ tenants:
     owners: [ops@acme.example]
 """
 
+import io
 import os
 import sys
 
+import yaml
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
+from ansible.template import trust_as_template
 
 from ansible_collections.meridian.observability.plugins.module_utils._topology.errors import TopologyError
 from ansible_collections.meridian.observability.plugins.module_utils._topology.model import (
@@ -88,17 +91,35 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
 
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)
-        document = self.loader.load_from_file(path, cache="none")
-        if not isinstance(document, dict) or document.get("plugin") != self.NAME:
-            raise AnsibleParserError(f"{path}: not a topology file (expected 'plugin: {self.NAME}').")
-        self._read_config_data(path)
+        document = self._read_topology_file(path)
         # Plugin options (connection, compose, keyed_groups, ...) are the plugin's; the rest is the topology.
+        # Options are trusted as templates, as BaseInventoryPlugin._read_config_data trusts its configuration: compose,
+        # groups and keyed_groups are Jinja expressions. The topology's own values stay untrusted data.
+        options = {key: _trusted(value) for key, value in document.items() if key in PLUGIN_OPTIONS}
+        self.set_options(direct=options, var_options=self._vars)
         topology_document = {key: value for key, value in document.items() if key == "plugin" or key not in PLUGIN_OPTIONS}
         try:
-            topology = build_topology(_plain(topology_document), source=path)
+            topology = build_topology(topology_document, source=path)
         except TopologyError as err:
             raise AnsibleParserError(f"Invalid topology {path}:\n{err}") from None
         self._populate(topology)
+
+    def _read_topology_file(self, path):
+        """The file parsed once, into plain Python values.
+
+        Ansible's own loader would tag every value with its origin and deep-copy the result (and
+        _read_config_data would load the file a second time); at 1,000 tenants that was most of the inventory's time.
+        The loader still reads the bytes, so a vault-encrypted topology keeps working.
+        """
+        stream = io.StringIO(str(self.loader.get_text_file_contents(path)))
+        stream.name = path  # YAML errors then say: in "<path>", line N, column M
+        try:
+            document = yaml.load(stream, Loader=_TopologyYamlLoader)
+        except yaml.YAMLError as err:
+            raise AnsibleParserError(f"{path} is not valid YAML: {err}") from None
+        if not isinstance(document, dict) or document.get("plugin") != self.NAME:
+            raise AnsibleParserError(f"{path}: not a topology file (expected 'plugin: {self.NAME}').")
+        return document
 
     def _populate(self, topology):
         environment_group = self.inventory.add_group(f"env_{topology['environment']['name']}")
@@ -126,15 +147,37 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                 self.inventory.add_child(group, region_name)
 
 
-def _plain(value):
-    """Unwrap Ansible's tagged YAML values into plain Python so validation sees ordinary types."""
+class _TopologyYamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """YAML's safe loader (libyaml's when present) with string keys, refusing a key given twice in one mapping.
+
+    A duplicated key would otherwise let the second value win without a word, the kind of typo the topology's
+    validation exists to stop.
+    """
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _value_node in node.value if isinstance(node, yaml.MappingNode) else ():
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            if key_node.value in seen:
+                raise yaml.constructor.ConstructorError(
+                    f"while reading the mapping that starts here (key {key_node.value!r} first given on line {seen[key_node.value] + 1})",
+                    node.start_mark, f"key {key_node.value!r} is given twice; remove one of them", key_node.start_mark)
+            seen[key_node.value] = key_node.start_mark.line
+        mapping = super().construct_mapping(node, deep=deep)
+        # Keys are names (regions, fields): one YAML reads as a number or boolean becomes its string, so validation
+        # reports it like any other wrong name.
+        if all(isinstance(key, str) for key in mapping):
+            return mapping
+        return {key if isinstance(key, str) else str(key): value for key, value in mapping.items()}
+
+
+def _trusted(value):
+    """``value`` with every string trusted as a template, for the plugin's own options."""
     if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
+        return {key: _trusted(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_plain(item) for item in value]
-    if isinstance(value, bool) or value is None:
-        return value
-    for plain_type in (int, float, str):
-        if isinstance(value, plain_type):
-            return plain_type(value)
+        return [_trusted(item) for item in value]
+    if isinstance(value, str):
+        return trust_as_template(value)
     return value
