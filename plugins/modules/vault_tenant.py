@@ -18,6 +18,8 @@ description:
     unless O(purge_secrets=true).'
   - Reads the role and the policy (two requests) and writes only what differs; fields of the role this module does
     not manage are left as they are.
+  - For many tenants of one auth mount, M(meridian.observability.vault_tenants) does the same in one call with
+    batched reads.
   - O(kv_mount_path) must be a KV version 2 secrets engine (see M(meridian.observability.vault_secrets_engine)) and
     O(auth_mount_path) a Kubernetes auth method (see M(meridian.observability.vault_kubernetes_auth)).
 attributes:
@@ -82,6 +84,7 @@ options:
 extends_documentation_fragment:
   - meridian.observability.vault
 seealso:
+  - module: meridian.observability.vault_tenants
   - module: meridian.observability.vault_policy
   - module: meridian.observability.vault_kubernetes_auth
   - module: meridian.observability.vault_secrets_engine
@@ -154,41 +157,24 @@ api_requests:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.meridian.observability.plugins.module_utils._vault.arguments import vault_argument_spec
+from ansible_collections.meridian.observability.plugins.module_utils._vault.arguments import vault_tenant_argument_spec
 from ansible_collections.meridian.observability.plugins.module_utils._vault.client import (
     HAS_HVAC,
     HVAC_IMPORT_ERROR,
     VaultClient,
 )
 from ansible_collections.meridian.observability.plugins.module_utils._vault.errors import VaultError
-from ansible_collections.meridian.observability.plugins.module_utils._vault.kubernetes_auth import role_spec
 from ansible_collections.meridian.observability.plugins.module_utils._vault.service import VaultService
 from ansible_collections.meridian.observability.plugins.module_utils._vault.tenant import TenantSpec
 
-TENANT_SPEC = {
-    "tenant": {"type": "str", "required": True},
-    "auth_mount_path": {"type": "str", "required": True},
-    "kv_mount_path": {"type": "str", "required": True},
-    "kubernetes_namespace": {"type": "str"},
-    "service_account": {"type": "str", "default": "workload"},
-    "audience": {"type": "str", "default": "vault"},
-    # Durations, not secrets; the names only sound like one.
-    "token_ttl": {"type": "str", "default": "15m", "no_log": False},
-    "token_max_ttl": {"type": "str", "default": "1h", "no_log": False},
-    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-    "purge_secrets": {"type": "bool", "default": False},
-}
-
 
 def main() -> None:
-    module = AnsibleModule(argument_spec={**vault_argument_spec(), **TENANT_SPEC}, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=vault_tenant_argument_spec(), supports_check_mode=True)
     if not HAS_HVAC:
         module.fail_json(msg=missing_required_lib("hvac"), exception=HVAC_IMPORT_ERROR)
     client = None
     try:
         spec = TenantSpec.from_params(module.params)
-        # Bad durations fail before anything is read, in absent runs too.
-        role_spec([], [], [], spec.audience, spec.token_ttl, spec.token_max_ttl)
         client = VaultClient.from_params(module.params)
         result = VaultService(client).ensure_tenant(
             spec, module.params["state"], purge_secrets=module.params["purge_secrets"],

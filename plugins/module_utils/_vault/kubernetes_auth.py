@@ -87,13 +87,17 @@ def plan_kubernetes_config(current: dict | None, spec: dict, reviewer_jwt_given:
 
 
 def role_spec(bound_service_account_names: list, bound_service_account_namespaces: list, token_policies: list,
-              audience: str | None, token_ttl: Any, token_max_ttl: Any) -> dict:
-    """A Kubernetes auth role's managed fields, normalised the way the server returns them."""
-    ttl = duration_seconds(token_ttl, "token_ttl")
-    max_ttl = duration_seconds(token_max_ttl, "token_max_ttl")
+              audience: str | None, token_ttl: Any, token_max_ttl: Any, *, ttl_field: str = "token_ttl",
+              max_ttl_field: str = "token_max_ttl") -> dict:
+    """A Kubernetes auth role's managed fields, normalised the way the server returns them.
+
+    Errors name the TTLs as ``ttl_field`` and ``max_ttl_field`` (where the caller's user wrote them).
+    """
+    ttl = duration_seconds(token_ttl, ttl_field)
+    max_ttl = duration_seconds(token_max_ttl, max_ttl_field)
     if max_ttl and ttl > max_ttl:
-        raise VaultInvalidInput(f"token_ttl ({ttl}s) is longer than token_max_ttl ({max_ttl}s). Fix: make token_ttl "
-                                "at most token_max_ttl.", field="token_ttl")
+        raise VaultInvalidInput(f"{ttl_field} ({ttl}s) is longer than {max_ttl_field} ({max_ttl}s). Fix: make "
+                                f"{ttl_field} at most {max_ttl_field}.", field=ttl_field)
     return {
         "bound_service_account_names": sorted(set(bound_service_account_names)),
         "bound_service_account_namespaces": sorted(set(bound_service_account_namespaces)),

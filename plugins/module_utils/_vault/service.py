@@ -11,15 +11,15 @@ diff when asked for), and ``api_requests``. No result ever holds a token, a JWT 
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from .client import VaultClient
-from .errors import VaultNotFound
+from .errors import VaultError, VaultNotFound
 from .kubernetes_auth import plan_kubernetes_config, plan_role, plan_role_absent
 from .mounts import plan_auth_mount, plan_secrets_engine
 from .plan import CREATE, DELETE, NOTHING, UPDATE, Plan
 from .policy import plan_policy
-from .tenant import TenantSpec, tenant_policy_text, tenant_role_spec
+from .tenant import TenantRequest, TenantSpec, tenant_policy_text, tenant_role_spec
 
 VERBS = {CREATE: "create", UPDATE: "update", DELETE: "delete"}
 
@@ -122,46 +122,88 @@ class VaultService:
     # ------------------------------------------------------------------ tenants
     def ensure_tenant(self, spec: TenantSpec, state: str, purge_secrets: bool = False, check_mode: bool = False,
                       want_diff: bool = False) -> dict:
-        writer = _Writer(check_mode)
+        """One tenant: reads its role and policy (two requests), then writes what differs."""
         client = self.client
-        role_path = spec.role_path
-        current_role = client.read(role_path)
-        current_policy = client.read_policy(spec.policy_name)
-        changed_parts: list[str] = []
-        secrets_deleted: list[str] = []
-        if state == "present":
-            role_plan = plan_role(current_role, tenant_role_spec(spec))
-            policy_plan = plan_policy(current_policy, spec.policy_name, tenant_policy_text(spec), "present")
-            if current_role is None:
-                self._require_kubernetes_auth_mount(spec.auth_mount_path)
+        plan = _plan_tenant(TenantRequest(spec, state, purge_secrets), client.read(spec.role_path),
+                            client.read_policy(spec.policy_name))
+        if plan.needs_auth_mount:
+            self._require_kubernetes_auth_mount(spec.auth_mount_path)
+        if state == "absent" and purge_secrets:
+            plan = plan._replace(secret_paths=self._secret_paths(spec.secrets_folder))
+        writer = _Writer(check_mode)
+        self._apply_tenant(writer, plan)
+        return self._result(writer, want_diff, plan.before, plan.after, **plan.fields())
+
+    def ensure_tenants(self, requests: list, check_mode: bool = False, want_diff: bool = False) -> dict:
+        """Many tenants of one auth mount and KV mount (a list of TenantRequest) in one pass.
+
+        Reads batched: one LIST of the ACL policies, one LIST of the mount's roles (and, with purges, one of the KV
+        mount's tenant folders), then a GET only of each policy and role that exists, to compare its content (a hand
+        edit is repaired). Every tenant is planned before the first write; then each tenant's writes go in turn.
+        A failure names the tenant and the step, and lists the tenants converged before it.
+        """
+        client = self.client
+        results: dict = {}
+        if not requests:
+            return {"changed": False, "actions": [], "tenants": results, **({"diff": []} if want_diff else {}),
+                    "api_requests": client.api_requests}
+        auth_mount_path, kv_mount_path = requests[0].spec.auth_mount_path, requests[0].spec.kv_mount_path
+        if any(request.state == "present" for request in requests):
+            # Before any write, and so the role LIST below never reads another kind of auth method's roles.
+            self._require_kubernetes_auth_mount(auth_mount_path)
+        policy_names = set(client.list("sys/policies/acl"))
+        role_names = set(client.list(f"auth/{auth_mount_path}/role"))
+        purging = any(request.state == "absent" and request.purge_secrets for request in requests)
+        secret_folders = set(client.list(f"{kv_mount_path}/metadata/")) if purging else set()
+        plans = []
+        for request in requests:
+            spec = request.spec
+            try:
+                plan = _plan_tenant(request,
+                                    client.read(spec.role_path) if spec.role_name in role_names else None,
+                                    client.read_policy(spec.policy_name) if spec.policy_name in policy_names else None)
+                if plan.state == "absent" and plan.purge_secrets and f"{spec.tenant}/" in secret_folders:
+                    plan = plan._replace(secret_paths=self._secret_paths(spec.secrets_folder))
+            except VaultError as err:
+                raise _tenant_failure(err, spec.tenant, f"reading its policy and role at {spec.role_path}", results)
+            plans.append(plan)
+        all_actions: list = []
+        diffs: list = []
+        for plan in plans:
+            writer = _Writer(check_mode)
+            try:
+                self._apply_tenant(writer, plan)
+            except VaultError as err:
+                raise _tenant_failure(err, plan.spec.tenant, writer.actions[-1], results)
+            all_actions.extend(writer.actions)
+            results[plan.spec.tenant] = {"changed": bool(writer.actions), "state": plan.state,
+                                         "actions": writer.actions, **plan.fields()}
+            if writer.actions:
+                header = f"tenant {plan.spec.tenant}"
+                diffs.append({"before": plan.before, "after": plan.after, "before_header": header,
+                              "after_header": header})
+        result = {"changed": bool(all_actions), "actions": all_actions, "tenants": results}
+        if want_diff:
+            result["diff"] = diffs
+        result["api_requests"] = client.api_requests
+        return result
+
+    def _apply_tenant(self, writer: _Writer, plan: "_TenantPlan") -> None:
+        """A tenant's writes, in the order that never leaves a usable role without its policy."""
+        client, spec = self.client, plan.spec
+        write_policy = self._write_policy(spec.policy_name)
+        if plan.state == "present":
             # The policy first: a role naming a policy that does not exist yet hands out powerless tokens.
-            writer.apply(f"policy {spec.policy_name}", policy_plan, self._write_policy(spec.policy_name),
-                         self._write_policy(spec.policy_name), _unsupported, spec.policy_name)
-            writer.apply(f"role {role_path}", role_plan, client.write, client.write, _unsupported, role_path)
-        else:
-            role_plan = plan_role_absent(current_role)
-            policy_plan = plan_policy(current_policy, spec.policy_name, None, "absent")
-            # The role first, so no new token is handed out while the rest goes.
-            writer.apply(f"role {role_path}", role_plan, _unsupported, _unsupported, client.delete, role_path)
-            writer.apply(f"policy {spec.policy_name}", policy_plan, _unsupported, _unsupported, client.delete_policy,
+            writer.apply(f"policy {spec.policy_name}", plan.policy, write_policy, write_policy, _unsupported,
                          spec.policy_name)
-            if purge_secrets:
-                secrets_deleted = self._secret_paths(spec.secrets_folder)
-                for path in secrets_deleted:
-                    writer.write(f"delete secret {path}", client.delete, path)
-        for part, plan in (("policy", policy_plan), ("role", role_plan)):
-            if plan.changed:
-                changed_parts.append(part)
-        if secrets_deleted:
-            changed_parts.append("secrets")
-        before = {"policy": policy_plan.before.get("policy"), "role": role_plan.before or None}
-        after = {"policy": policy_plan.after.get("policy"), "role": role_plan.after or None}
-        if state == "absent":
-            before["secrets"] = len(secrets_deleted) if purge_secrets else "(not read)"
-            after["secrets"] = 0 if purge_secrets else "(kept)"
-        return self._result(writer, want_diff, before, after, tenant=spec.tenant, policy_name=spec.policy_name,
-                            role_name=spec.role_name, changed_parts=changed_parts,
-                            secrets_deleted=len(secrets_deleted))
+            writer.apply(f"role {spec.role_path}", plan.role, client.write, client.write, _unsupported, spec.role_path)
+            return
+        # The role first, so no new token is handed out while the rest goes.
+        writer.apply(f"role {spec.role_path}", plan.role, _unsupported, _unsupported, client.delete, spec.role_path)
+        writer.apply(f"policy {spec.policy_name}", plan.policy, _unsupported, _unsupported, client.delete_policy,
+                     spec.policy_name)
+        for path in plan.secret_paths:
+            writer.write(f"delete secret {path}", client.delete, path)
 
     def _require_kubernetes_auth_mount(self, auth_mount_path: str) -> None:
         """A role can only be written on an existing Kubernetes auth mount; say so before any write."""
@@ -182,3 +224,59 @@ class VaultService:
             else:
                 paths.append(f"{folder}/{key}")
         return paths
+
+
+class _TenantPlan(NamedTuple):
+    """Everything one tenant needs, decided before its first write."""
+
+    spec: TenantSpec
+    state: str
+    purge_secrets: bool
+    policy: Plan
+    role: Plan
+    secret_paths: list
+
+    @property
+    def needs_auth_mount(self) -> bool:
+        return self.state == "present" and self.role.action == CREATE
+
+    def fields(self) -> dict:
+        """The per-tenant result fields (names, what changes); never a secret's value."""
+        changed_parts = [part for part, plan in (("policy", self.policy), ("role", self.role)) if plan.changed]
+        if self.secret_paths:
+            changed_parts.append("secrets")
+        return {"tenant": self.spec.tenant, "policy_name": self.spec.policy_name, "role_name": self.spec.role_name,
+                "changed_parts": changed_parts, "secrets_deleted": len(self.secret_paths)}
+
+    @property
+    def before(self) -> dict:
+        view = {"policy": self.policy.before.get("policy"), "role": self.role.before or None}
+        if self.state == "absent":
+            view["secrets"] = len(self.secret_paths) if self.purge_secrets else "(not read)"
+        return view
+
+    @property
+    def after(self) -> dict:
+        view = {"policy": self.policy.after.get("policy"), "role": self.role.after or None}
+        if self.state == "absent":
+            view["secrets"] = 0 if self.purge_secrets else "(kept)"
+        return view
+
+
+def _plan_tenant(request: TenantRequest, current_role: dict | None, current_policy: str | None) -> _TenantPlan:
+    """The policy and role plans of one tenant from what the server holds (None: missing)."""
+    spec = request.spec
+    if request.state == "present":
+        role_plan = plan_role(current_role, tenant_role_spec(spec))
+        policy_plan = plan_policy(current_policy, spec.policy_name, tenant_policy_text(spec), "present")
+    else:
+        role_plan = plan_role_absent(current_role)
+        policy_plan = plan_policy(current_policy, spec.policy_name, None, "absent")
+    return _TenantPlan(spec, request.state, request.purge_secrets, policy_plan, role_plan, [])
+
+
+def _tenant_failure(err: VaultError, tenant: str, step: str, converged: dict) -> VaultError:
+    """The same kind of error, saying which tenant and step failed and which tenants this call converged first."""
+    details = {key: value for key, value in err.details.items() if key not in ("tenant", "tenants")}
+    return type(err)(f"tenant {tenant}: {step} failed: {err}", failed_tenant=tenant, tenants=dict(converged),
+                     **details)

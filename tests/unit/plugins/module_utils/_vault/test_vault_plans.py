@@ -36,6 +36,7 @@ from ansible_collections.meridian.observability.plugins.module_utils._vault.poli
 from ansible_collections.meridian.observability.plugins.module_utils._vault.tenant import (
     TenantSpec,
     tenant_policy_text,
+    tenant_requests,
     tenant_role_spec,
 )
 
@@ -237,3 +238,52 @@ def test_bad_tenant_input_names_its_field(change, field):
     with pytest.raises(VaultInvalidInput) as raised:
         TenantSpec.from_params({**PARAMS, **change})
     assert raised.value.details["field"] == field and str(raised.value).startswith(field)
+
+
+# ---------------------------------------------------------------- many tenants (vault_tenants)
+
+SHARED = {"auth_mount_path": "kubernetes-us-east-1", "kv_mount_path": "tenants", "service_account": "workload",
+          "audience": "vault", "token_ttl": "15m", "token_max_ttl": "1h", "purge_secrets": False}
+
+
+def batch(*tenants, **shared):
+    return tenant_requests({**SHARED, **shared, "tenants": [
+        {"state": "present", "kubernetes_namespace": None, "service_account": None, "audience": None,
+         "token_ttl": None, "token_max_ttl": None, "purge_secrets": None, **tenant} for tenant in tenants]})
+
+
+def test_each_tenant_takes_the_shared_settings_unless_it_sets_its_own():
+    acme, initech, globex = batch({"name": "acme"}, {"name": "initech", "token_ttl": "5m", "kubernetes_namespace": "ini"},
+                                  {"name": "globex", "state": "absent", "purge_secrets": True})
+    assert tenant_role_spec(acme.spec)["token_ttl"] == 900 and acme.spec.kubernetes_namespace == "acme"
+    assert tenant_role_spec(initech.spec)["token_ttl"] == 300 and initech.spec.kubernetes_namespace == "ini"
+    assert (acme.state, acme.purge_secrets) == ("present", False)
+    assert (globex.state, globex.purge_secrets) == ("absent", True)
+    assert batch() == []
+
+
+@pytest.mark.parametrize("tenants, shared, message", [
+    ([{"name": "acme"}, {"name": "Acme"}], {}, "tenants[1].name: 'Acme' is not a DNS-1123 label"),
+    ([{"name": "acme"}, {"name": "globex"}, {"name": "acme"}], {},
+     "tenants[2].name: 'acme' is listed twice (also tenants[0]). Fix: list each tenant once."),
+    ([{"name": "acme", "token_ttl": "15 minutes"}], {}, "tenants[0].token_ttl: '15 minutes' is not a duration"),
+    ([{"name": "acme", "token_ttl": "2h"}], {}, "tenants[0].token_ttl (7200s) is longer than token_max_ttl (3600s)"),
+    ([{"name": "acme", "audience": " "}], {}, "tenants[0].audience must not be empty"),
+    ([{"name": "acme", "kubernetes_namespace": "Bad_Ns"}], {}, "tenants[0].kubernetes_namespace: 'Bad_Ns'"),
+    # A bad shared value is named where it was written: at the top level.
+    ([{"name": "acme"}], {"token_max_ttl": "1 hour"}, "token_max_ttl: '1 hour' is not a duration"),
+    ([{"name": "acme"}], {"service_account": "work load"}, "service_account: 'work load' is not a service account"),
+    ([{"name": "acme"}], {"kv_mount_path": "a//b"}, "kv_mount_path: 'a//b' is not a mount path"),
+])
+def test_a_bad_tenant_is_named_by_its_place_in_the_list(tenants, shared, message):
+    with pytest.raises(VaultInvalidInput) as raised:
+        batch(*tenants, **shared)
+    assert str(raised.value).startswith(message)
+    assert str(raised.value).startswith(raised.value.details["field"])
+
+
+def test_the_twin_of_each_refusal_is_accepted():
+    requests = batch({"name": "acme"}, {"name": "globex", "token_ttl": "30m", "audience": "other"},
+                     {"name": "initech", "kubernetes_namespace": "initech-prod"}, token_max_ttl="1h")
+    assert [request.spec.tenant for request in requests] == ["acme", "globex", "initech"]
+    assert tenant_role_spec(requests[1].spec)["audience"] == "other"
