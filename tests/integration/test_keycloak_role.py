@@ -17,7 +17,7 @@ import pytest
 import requests
 import yaml
 
-from tests.support.ansible import REPO, run_ansible
+from tests.support.ansible import REPO, role_refusals, run_ansible
 from tests.support.keycloak import KeycloakAdmin
 
 pytestmark = pytest.mark.lab
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.lab
 TIMEOUT = 30
 LAB_INVENTORY = REPO / "inventories" / "lab"
 REALM_FACTS_TASK = "Realm facts | meridian_tenant_realms for the tenants of "
-CONVERGE_TASK = "Realm, clients, tenant claim and owner and viewer groups of each present tenant"
+CONVERGE_TASK = "Realms of every tenant in one call"
 
 
 class Hidden(str):
@@ -171,10 +171,13 @@ def test_limited_run_converges_every_tenant_of_the_environment_once_and_hands_ea
     present = inventory.names()
     assert len(present) == 3
 
-    # Check mode first: it predicts changes and creates nothing.
+    # Check mode first: it predicts changes and creates nothing; one module call, its diff naming each tenant.
     planned = converge(inventory, "--check", "--diff")
     assert changed(planned)["eu-west-1"] > 0
     assert not set(present) & set(admin.realm_names())
+    prediction = task_results(planned, CONVERGE_TASK)["eu-west-1"]
+    assert [diff["before_header"] for diff in prediction["diff"]] == [f"tenant {name}: realm {name} before"
+                                                                      for name in present]
 
     first = converge(inventory)
     assert changed(first)["eu-west-1"] > 0
@@ -222,9 +225,17 @@ def test_limited_run_converges_every_tenant_of_the_environment_once_and_hands_ea
     assert set(realm_facts(both)) == {"us-east-1", "eu-west-1"}
     assert changed(converge(inventory, "--check", "--diff")) == {"eu-west-1": 0}
 
-    # The lab's admin password is never printed, even at -vvv.
-    verbose = converge(inventory, "-vvv")
+    # Gateway secrets only on request, hidden; neither they nor the lab's admin password are printed, even at -vvv.
+    verbose = converge(inventory, "-vvv", "-e", "keycloak_gateway_secrets=true")
+    assert changed(verbose) == {"eu-west-1": 0}
     assert_not_printed(keycloak["admin_password"], verbose)
+    name = inventory.tenant("acme")["name"]
+    clients = {client["clientId"]: client for client in admin.clients(name)}
+    secret = admin.call("GET", f"/{name}/clients/{clients['observability-gateway']['id']}/client-secret").json()["value"]
+    assert secret
+    assert_not_printed(secret, verbose)
+    hidden = task_results(verbose, "Hidden meridian_tenant_gateway_secrets")["eu-west-1"]
+    assert hidden.get("censored"), hidden
 
 
 def test_state_absent_removes_that_realm_only(inventory, admin):
@@ -245,30 +256,7 @@ def test_state_absent_removes_that_realm_only(inventory, admin):
     assert changed(converge(inventory)) == {"eu-west-1": 0}
 
 
-def test_gateway_secrets_only_on_request_and_never_printed(inventory, admin, keycloak):
-    completed = converge(inventory, "-e", "keycloak_gateway_secrets=true", "-e", "keycloak_connection_timeout=20")
-    assert changed(completed)["eu-west-1"] > 0
-    name = inventory.tenant("acme")["name"]
-    clients = {client["clientId"]: client for client in admin.clients(name)}
-    secret = admin.call("GET", f"/{name}/clients/{clients['observability-gateway']['id']}/client-secret").json()["value"]
-    assert secret
-    assert_not_printed(secret, completed)
-    hidden = task_results(completed, "Hidden meridian_tenant_gateway_secrets")["eu-west-1"]
-    assert hidden.get("censored"), hidden
-
-
 # ---------------------------------------------------------------- bad input fails before any change
-
-def _bad_tenants(inventory: Inventory, defect: dict) -> str:
-    """An extra-vars file: a valid new tenant first (must not be created), then one with ``defect`` applied."""
-    valid = dict(inventory.tenant("acme"), name=inventory.tenant("acme")["name"] + "-first")
-    broken = dict(inventory.tenant("globex"), name=inventory.tenant("globex")["name"] + "-bad")
-    broken.update(defect)
-    # Beside the inventory, not in it: Ansible would read every file of the inventory directory as an inventory.
-    path = inventory.directory.parent / f"bad-{uuid.uuid4().hex[:6]}.json"
-    path.write_text(json.dumps({"keycloak_tenants": [valid, broken]}))
-    return f"@{path}"
-
 
 BAD_TENANTS = {
     "empty owners": ({"owners": []}, "owners must be a non-empty list"),
@@ -282,39 +270,71 @@ BAD_TENANTS = {
 }
 
 BAD_SETTINGS = {
-    "missing keycloak URL": (["-e", "keycloak_url="], "keycloak_url must be the http(s) base URL"),
-    "keycloak URL without scheme": (["-e", "keycloak_url=id.example.com"], "keycloak_url must be the http(s) base URL"),
-    "unreachable keycloak": (["-e", "keycloak_url=http://127.0.0.1:9"], "keycloak_url: Keycloak does not answer"),
-    "wrong admin password": (["-e", "keycloak_admin_password=wrong-" + uuid.uuid4().hex],
+    "missing keycloak URL": ({"keycloak_url": ""}, "keycloak_url must be the http(s) base URL"),
+    "keycloak URL without scheme": ({"keycloak_url": "id.example.com"}, "keycloak_url must be the http(s) base URL"),
+    "unreachable keycloak": ({"keycloak_url": "http://127.0.0.1:9"}, "keycloak_url: Keycloak does not answer"),
+    "wrong admin password": ({"keycloak_admin_password": "wrong-" + uuid.uuid4().hex},
                              "keycloak_admin_password: Keycloak at"),
-    "empty admin password": (["-e", "keycloak_admin_password="], "keycloak_admin_password is empty or not set"),
-    "unknown admin realm": (["-e", "keycloak_admin_realm=no-such-realm"], "keycloak_admin_realm"),
-    "same id for both clients": (["-e", "keycloak_grafana_client_id=observability-gateway"],
+    "empty admin password": ({"keycloak_admin_password": ""}, "keycloak_admin_password is empty or not set"),
+    "unknown admin realm": ({"keycloak_admin_realm": "no-such-realm"}, "keycloak_admin_realm"),
+    "same id for both clients": ({"keycloak_grafana_client_id": "observability-gateway"},
                                  "must be two different client ids"),
-    "unknown ssl_required": (["-e", "keycloak_ssl_required=sometimes"], "keycloak_ssl_required"),
-    "adopting a realm that is no tenant": (["-e", '{"keycloak_adopt_realms": ["someone-else"]}'],
+    "unknown ssl_required": ({"keycloak_ssl_required": "sometimes"}, "keycloak_ssl_required"),
+    "adopting a realm that is no tenant": ({"keycloak_adopt_realms": ["someone-else"]},
                                            "keycloak_adopt_realms may only name tenants"),
 }
+BAD_CASES = [("tenant", case) for case in sorted(BAD_TENANTS)] + [("setting", case) for case in sorted(BAD_SETTINGS)]
 
 
-@pytest.mark.parametrize("case", sorted(BAD_TENANTS))
-def test_bad_tenant_fails_before_any_change(case, inventory, admin, keycloak):
-    defect, message = BAD_TENANTS[case]
-    completed = converge(inventory, "-e", _bad_tenants(inventory, defect), succeed=False)
-    assert completed.returncode != 0
-    assert message in failure(completed), failure(completed)[-2000:]
-    assert not [name for name in admin.realm_names() if name.startswith(inventory.tenant("acme")["name"])]
-    assert_not_printed(keycloak["admin_password"], completed)
+TWIN = ("twin", "valid tenants and settings")
 
 
-@pytest.mark.parametrize("case", sorted(BAD_SETTINGS))
-def test_bad_setting_fails_before_any_change(case, inventory, admin, keycloak):
-    extra, message = BAD_SETTINGS[case]
-    completed = converge(inventory, *extra, succeed=False)
-    assert completed.returncode != 0
-    assert message in failure(completed), failure(completed)[-2000:]
-    assert not set(inventory.names()) & set(admin.realm_names())
-    assert_not_printed(keycloak["admin_password"], completed)
+@pytest.fixture(scope="module")
+def bad_input_outcomes(tmp_path_factory, admin):
+    """Every bad-input case of the role, and their twin with valid input, in ONE ansible-playbook process
+    (tests/support/ansible.role_refusals): one process instead of one per case.
+
+    Each case has tenants of its own, named after a prefix of its own: a valid tenant first (which must not be
+    created), then, for a bad tenant, one with the defect applied. The twin comes last, so that nothing a refused
+    case left behind can help it. Yields case -> (outcome, realms of the case's prefix after the run)."""
+    directory = tmp_path_factory.mktemp("keycloak-refusals")
+    lab_tenants = yaml.safe_load((LAB_INVENTORY / "topology.yml").read_text())["tenants"]
+    acme = next(t for t in lab_tenants if t["name"] == "acme")
+    globex = next(t for t in lab_tenants if t["name"] == "globex")
+    cases, prefixes = [], {}
+    for kind, case in [*BAD_CASES, TWIN]:
+        prefix = prefixes[(kind, case)] = f"itbad{uuid.uuid4().hex[:6]}"
+        records = [dict(acme, name=f"{prefix}-acme"), dict(globex, name=f"{prefix}-globex")]
+        variables = {"keycloak_tenants": records}
+        if kind == "tenant":
+            records[1].update(BAD_TENANTS[case][0])
+        elif kind == "setting":
+            variables.update(BAD_SETTINGS[case][0])
+        cases.append((f"{kind}: {case}", variables))
+    outcomes = role_refusals(directory, "meridian.observability.keycloak", cases, host="eu-west-1", timeout=600)
+    realms = admin.realm_names()
+    yield {key: (outcome, sorted(name for name in realms if name.startswith(f"{prefix}-")))
+           for (key, prefix), outcome in zip(prefixes.items(), outcomes)}
+    for name in realms:
+        if name.startswith("itbad") and any(name.startswith(f"{prefix}-") for prefix in prefixes.values()):
+            admin.delete_realm(name)
+
+
+@pytest.mark.parametrize(("kind", "case"), BAD_CASES, ids=[f"{kind}: {case}" for kind, case in BAD_CASES])
+def test_bad_input_fails_before_any_change(bad_input_outcomes, keycloak, kind, case):
+    outcome, created = bad_input_outcomes[(kind, case)]
+    message = (BAD_TENANTS if kind == "tenant" else BAD_SETTINGS)[case][1]
+    assert outcome["refused"], case
+    assert message in outcome["result"], (outcome["task"], outcome["result"][-2000:])
+    assert created == [], created
+    assert keycloak["admin_password"] not in outcome["result"]
+
+
+def test_the_twin_of_the_bad_input_cases_succeeds(bad_input_outcomes):
+    """The refusals above are the role's, not the harness's: the same play shape with valid input converges."""
+    outcome, created = bad_input_outcomes[TWIN]
+    assert outcome == {"refused": False}
+    assert len(created) == 2 and created[0].endswith("-acme") and created[1].endswith("-globex")
 
 
 def test_realm_of_the_same_name_that_is_not_ours_stops_the_run(inventory, admin):

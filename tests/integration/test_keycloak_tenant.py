@@ -240,3 +240,100 @@ def test_an_account_without_admin_rights_is_refused(tmp_path, keycloak, admin, t
         assert admin.realm(name) is None
     finally:
         admin.call("DELETE", f"/{keycloak['admin_realm']}/users/{user_id}")
+
+
+# ---------------------------------------------------------------- many tenants in one call (keycloak_tenants)
+
+def play_tasks(tmp_path: pathlib.Path, keycloak: dict, tasks: list, *, diff: bool = False) -> tuple[list, str]:
+    """Run several tasks in ONE ansible-playbook process (cheaper than a process per step); (results, output)."""
+    defaults = {"auth_keycloak_url": keycloak["url"], "auth_realm": keycloak["admin_realm"],
+                "auth_username": keycloak["admin_username"],
+                "auth_password": "{{ lookup('ansible.builtin.env', '%s') }}" % PASSWORD_ENV}
+    results, completed = run_tasks(tmp_path, tasks, module_defaults={"group/meridian.observability.keycloak": defaults},
+                                   diff=diff, env={PASSWORD_ENV: keycloak["admin_password"]}, timeout=300)
+    return results, completed.stdout + completed.stderr
+
+
+def batch(tenants: list, **options) -> dict:
+    return {"meridian.observability.keycloak_tenants": {"tenants": tenants}, **options}
+
+
+def member(name: str, people: list[str]) -> dict:
+    return {"name": name, "owners": people, "viewers": [f"viewer@{name}.example.com"]}
+
+
+def test_many_tenants_in_one_call_validate_refuse_predict_create_and_rerun_without_writes(
+        tmp_path, keycloak, admin, tenants):
+    first, second, squatted = tenants("batch-a"), tenants("batch-b"), tenants("batch-c")
+    # Somebody else's realm under a tenant's name: refused unless the entry adopts it.
+    assert admin.call("POST", "", json={"realm": squatted, "enabled": True}).status_code == 201
+    entries = [member(first, ["ops@a.example.com"]),
+               {**member(second, ["ops@b.example.com"]),
+                "users": [{"username": "bob-it", "password": USER_PASSWORD, "groups": ["owners"]}]},
+               {**member(squatted, ["ops@c.example.com"]), "adopt": True}]
+    refused_bad = batch([entries[0], {"name": "Bad_Name"}], ignore_errors=True)
+    refused_foreign = batch(entries[:2] + [dict(entries[2], adopt=False)], ignore_errors=True)
+    planned = batch(entries, check_mode=True)
+    results, out = play_tasks(tmp_path, keycloak, [refused_bad, refused_foreign, planned, batch(entries), batch(entries)],
+                              diff=True)
+    bad, foreign, check, applied, rerun = results
+
+    # Refused before any request that changes anything, naming the entry; the valid entry next to it was not created.
+    assert bad["failed"] and "tenants[1].name: 'Bad_Name' is not a DNS-1123 label" in bad["msg"]
+    assert foreign["failed"] and foreign["foreign_realms"] == [squatted] and writes(foreign) == 0
+    assert f"realm(s) {squatted} already exist" in foreign["msg"]
+    # The twin that must succeed: the same tenants, the foreign realm adopted.
+    assert ok(check)["changed"] and writes(check) == 0
+    assert check["tenants"][first]["actions"][0].startswith(f"create realm {first}")  # so neither refusal created it
+    assert ok(applied)["changed"]
+    assert {name: result["actions"] for name, result in applied["tenants"].items()} == \
+        {name: result["actions"] for name, result in check["tenants"].items()}
+    assert [diff["before_header"] for diff in applied["diff"]] == [
+        f"tenant {name}: realm {name} before" for name in (first, second, squatted)]
+    assert applied["api_requests"]["token"] == 1
+
+    # Nothing to do: no writes, about six reads per tenant (realm, clients, roles, groups, two member lists) and one
+    # discovery document for all of them.
+    assert not ok(rerun)["changed"] and writes(rerun) == 0 and rerun["diff"] == []
+    assert rerun["api_requests"] == {"token": 1, "GET": 6 * 3 + 1}, rerun["api_requests"]
+    assert USER_PASSWORD not in out and keycloak["admin_password"] not in out
+
+    # The server agrees: every realm carries its tenant claim (the adopted one too), with its issuer.
+    for name in (first, second, squatted):
+        gateway = next(c for c in admin.call("GET", f"/{name}/clients").json() if c["clientId"] == "observability-gateway")
+        claim = [m["config"]["claim.value"] for m in gateway["protocolMappers"] if m["name"] == "tenant"]
+        assert claim == [name]
+        assert rerun["tenants"][name]["issuer_url"] == f"{keycloak['url']}/realms/{name}"
+        assert requests.get(rerun["tenants"][name]["jwks_url"], timeout=TIMEOUT).json()["keys"]
+
+
+def test_a_failing_write_names_the_tenant_and_step_and_a_rerun_completes_the_rest(tmp_path, keycloak, admin, tenants):
+    first, second, third = tenants("fail-a"), tenants("fail-b"), tenants("fail-c")
+    created, _ = play_tasks(tmp_path, keycloak, [batch([member(first, ["ops@a.example.com"]),
+                                                        member(second, ["ops@b.example.com"])])])
+    assert ok(created[0])["changed"]
+    # Drift in the first tenant, and a user squatting on the e-mail address the second tenant's new owner needs.
+    assert admin.call("PUT", f"/{first}", json={"accessTokenLifespan": 42}).status_code == 204
+    squatter = admin.call("POST", f"/{second}/users", json={"username": "squatter-it", "email": "new@b.example.com",
+                                                            "enabled": True})
+    assert squatter.status_code == 201, squatter.text
+    entries = [member(first, ["ops@a.example.com"]), member(second, ["ops@b.example.com", "new@b.example.com"]),
+               member(third, ["ops@c.example.com"])]
+    failed, _ = play_tasks(tmp_path, keycloak, [batch(entries, ignore_errors=True)], diff=True)
+    failure = failed[0]
+    assert failure["failed"] and failure["tenant"] == second, failure.get("msg")
+    assert failure["msg"].startswith(f"tenant {second}: create user new@b.example.com in {second}-owners failed: ")
+    assert failure["status"] == 409 and "same email" in failure["msg"]
+    # Converged before the failure: the first tenant's repair; the third was not reached.
+    assert list(failure["tenants"]) == [first] and failure["tenants"][first]["changed"]
+    assert admin.realm(first)["accessTokenLifespan"] == 300 and admin.realm(third) is None
+
+    # With the squatter gone, the same call completes the rest; then the tenants are offboarded in one call.
+    assert admin.call("DELETE", f"/{second}/users/{squatter.headers['Location'].rsplit('/', 1)[-1]}").status_code == 204
+    offboard = [{"name": name, "state": "absent"} for name in (first, second, third)]
+    results, _ = play_tasks(tmp_path, keycloak, [batch(entries), batch(entries), batch(offboard)], diff=True)
+    rerun, again, removed = results
+    assert [name for name, result in ok(rerun)["tenants"].items() if result["changed"]] == [second, third]
+    assert [diff["before_header"].split(":")[0] for diff in rerun["diff"]] == [f"tenant {second}", f"tenant {third}"]
+    assert not ok(again)["changed"] and writes(again) == 0
+    assert ok(removed)["changed"] and all(admin.realm(name) is None for name in (first, second, third))
