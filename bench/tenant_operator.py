@@ -5,7 +5,10 @@ Measures, against the running lab (python -m lab up, or at least tenant-operator
      Ready=True for its generation; median, 90th percentile and the last one;
   2. the operator's API requests per Tenant on a no-change resync, by verb, read from the
      operator's liveness endpoint (the last resync's per-Tenant counts), and how many writes;
-  3. the operator's resident memory with the 50 Tenants.
+  3. the operator's resident memory with the 50 Tenants;
+  4. the tenant role's Ready wait on a run with nothing to do: one LIST of the Tenants by label (what
+     roles/tenant/tasks/onboard.yml sends per poll since it waits for all tenants at once) against one GET
+     per Tenant (what its per-tenant loop sent before), both as request counts and seconds.
 The 50 Tenants are deleted at the end (their namespaces go through garbage collection).
 
 Usage: .venv/bin/python bench/tenant_operator.py [--region us-east-1] [--tenants 50]
@@ -101,6 +104,15 @@ def main() -> None:
         print(f"no-change resync #{last['number']}: {last['tenants']} Tenants in {last['duration_seconds']:.2f} s, "
               f"{sum(last['list_requests'].values())} LIST of Tenants; per Tenant {per_tenant}; "
               f"writes for the {len(ours)} bench Tenants: {writes}")
+        started = time.monotonic()
+        listed = custom.list_cluster_custom_object(GROUP, VERSION, PLURAL, label_selector="app.kubernetes.io/managed-by=bench")
+        list_seconds = time.monotonic() - started
+        started = time.monotonic()
+        for name in names:
+            custom.get_cluster_custom_object(GROUP, VERSION, PLURAL, name)
+        get_seconds = time.monotonic() - started
+        print(f"the role's Ready check of {len(names)} Ready Tenants: 1 LIST by label ({len(listed['items'])} items) "
+              f"{list_seconds:.3f} s; {len(names)} GETs {get_seconds:.3f} s")
         record = PidRecord.read(lab.paths.pid(service.name))
         if record is not None and process.is_alive(record):
             rss = sum(process.rss_kib(pid) for pid in process.group_members(record.pid)) / 1024

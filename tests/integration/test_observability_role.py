@@ -206,7 +206,9 @@ def test_check_mode_predicts_a_limit_change_and_touches_nothing(scenario, first_
     before_files, before_version = scenario.files(), scenario.configmap_object().metadata.resource_version
     checked = scenario.run("--check", "--diff", variables=scenario.variables(observability_tenants=changed))
     assert recap(checked.stdout, REGION)["changed"] >= 2, checked.stdout[-6000:]
-    assert "+        series_limit: 250" in checked.stdout or "series_limit: 250" in checked.stdout, checked.stdout[-6000:]
+    # thanos_tenants' diff: one entry for the changed tenant, headed with its name (the other tenant has none).
+    assert f"thanos tenant {scenario.first}" in checked.stdout and '"series_limit": 250' in checked.stdout, checked.stdout[-6000:]
+    assert f"thanos tenant {scenario.second}" not in checked.stdout
     assert "+    ingestion_rate_mb: 3" in checked.stdout, checked.stdout[-6000:]
     assert scenario.files() == before_files
     assert scenario.configmap_object().metadata.resource_version == before_version

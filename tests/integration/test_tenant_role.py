@@ -4,7 +4,8 @@ The tests run one tenant's life in order: onboarding, a re-run, a predicted and 
 taken away, foreign Tenants left alone, and offboarding with ``state: absent``. Each step writes its own topology
 into a copy of inventories/lab (same group_vars; the lab directory is passed explicitly because the copy lives
 elsewhere), with tenant names unique to the run, so the lab's own tenants and other runs are never touched.
-The bad-input cases run the role's preflight against the same copy and prove nothing was created.
+The bad-input cases run the role once each, all in ONE ansible-playbook process (a play per case, its failure
+recorded by a rescue), beside a valid twin in check mode, and prove nothing was created.
 """
 
 from __future__ import annotations
@@ -64,8 +65,11 @@ class Inventory:
         (self.directory / "topology.yml").write_text(yaml.safe_dump(topology, sort_keys=False))
 
     def playbook(self, *args: str, check: bool = True):
+        # Only the tenant role's play: the realms and Vault tenants of tenants.yml's first two plays have tests of
+        # their own, and leaving them out keeps this module's runs short and its tenants out of Keycloak and Vault.
         return run_ansible("ansible-playbook", "playbooks/tenants.yml", "-i", str(self.directory),
-                           "-e", f"meridian_lab_dir={self.lab_dir}", *args, check=check)
+                           "-e", f"meridian_lab_dir={self.lab_dir}", "-e", "tenants_with_identity_and_secrets=false",
+                           *args, check=check)
 
 
 @pytest.fixture(scope="module")
@@ -336,34 +340,60 @@ BAD_VARIABLES = {  # case -> (extra variable, bad value, texts the failure must 
 
 
 @pytest.fixture(scope="module")
-def bad_input(inventory, names) -> dict:
-    """A topology with one valid tenant in the hub, and its record as the inventory plugin renders it (every default
-    filled in, as the role receives it)."""
+def bad_input(inventory, names, tmp_path_factory) -> dict:
+    """Every bad case and the valid twin, run in one ansible-playbook process against the lab inventory.
+
+    Each case is a play that includes the role with the case's variables inside a block; its rescue writes the
+    failed task's name and result to a JSON file. The twin (the valid record) runs in check mode and must pass.
+    The record is the tenant as the inventory plugin renders it (every default filled in, as the role receives it).
+    """
     inventory.write([tenant_record(names["bad"], [HUB])])
     host = json.loads(run_ansible("ansible-inventory", "-i", str(inventory.directory), "--host", HUB,
                                   "-e", f"meridian_lab_dir={inventory.lab_dir}").stdout)
-    return {"record": host["meridian_tenants"][0]}
+    record = host["meridian_tenants"][0]
+    valid = {"tenant_tenants": [record], "tenant_topology_names": [names["bad"]]}
+    cases = {"valid twin": dict(valid)}
+    for case, (field, value, _) in BAD_RECORDS.items():
+        bad_record = _record_with(record, field, value)
+        cases[case] = {"tenant_tenants": [bad_record], "tenant_topology_names": [names["bad"], bad_record["name"]]}
+    for case, (variable, value, _) in BAD_VARIABLES.items():
+        cases[case] = dict(valid, **{variable: value})
+    directory = tmp_path_factory.mktemp("tenant-role-bad-input")
+    plays = []
+    for number, (case, variables) in enumerate(cases.items()):
+        outcome = str(directory / f"{number}.json")
+        plays.append({
+            "name": case, "hosts": HUB, "gather_facts": False, "check_mode": case == "valid twin", "vars": variables,
+            "tasks": [{"block": [
+                {"name": "The role", "ansible.builtin.include_role": {"name": "meridian.observability.tenant"}},
+                {"name": "Not refused", "ansible.builtin.copy": {
+                    "content": json.dumps({"refused": False}), "dest": outcome, "mode": "0600"},
+                 "check_mode": False}],
+                "rescue": [{"name": "Record the refusal", "check_mode": False, "ansible.builtin.copy": {
+                    "content": "{{ {'refused': true, 'task': ansible_failed_task.name,"
+                               " 'result': ansible_failed_result} | to_json }}",
+                    "dest": outcome, "mode": "0600"}}]}]})
+    playbook = directory / "bad-input.yml"
+    playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
+    run_ansible("ansible-playbook", str(playbook), "-i", "inventories/lab", "-l", HUB, timeout=600)
+    return {case: json.loads((directory / f"{number}.json").read_text()) for number, case in enumerate(cases)}
 
 
-def test_the_valid_baseline_passes_the_preflight(inventory, names, clients, bad_input):
+def test_the_valid_baseline_passes_the_role(bad_input, names, clients, lab_runtime):
     """Without this, a bad case could pass because the baseline itself is refused."""
-    extra_file = inventory.directory.parent / "extra-valid.json"
-    extra_file.write_text(json.dumps({"tenant_tenants": [bad_input["record"]], "tenant_topology_names": [names["bad"]]}))
-    result = inventory.playbook("-l", HUB, "-e", f"@{extra_file}", "--check")
-    assert "Discover |" in result.stdout
+    assert bad_input["valid twin"] == {"refused": False}
     assert tenant(clients, HUB, names["bad"]) is None, "check mode created the Tenant"
+    listed, limits = thanos_tenants(lab_runtime, HUB)
+    assert names["bad"] not in listed and names["bad"] not in limits, "check mode reached the Thanos files"
 
 
-def _assert_refused(inventory, names, clients, lab_runtime, extra: dict, expected: list[str]) -> None:
-    extra_file = inventory.directory.parent / f"extra-{uuid.uuid4().hex[:6]}.json"
-    extra_file.write_text(json.dumps(extra))
-    result = inventory.playbook("-l", HUB, "-e", f"@{extra_file}", check=False)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output[-3000:]
-    assert "Discover |" not in output, "the run got past the preflight"
-    starts = [position for position in (output.find("fatal: ["), output.find("failed: [")) if position >= 0]
-    # The failure message, unwrapped (the callback folds long lines), must name the field and its bad value.
-    failure = " ".join((output[min(starts):] if starts else output).split())
+def _assert_refused(outcome: dict, expected: list[str], names, clients, lab_runtime) -> None:
+    assert outcome["refused"], "the role was not refused"
+    assert outcome["task"].startswith("Preflight |"), f"refused by {outcome['task']!r}, past the preflight"
+    # The failure messages (a looped assert keeps each item's in results), unwrapped, must name the field and value.
+    result = outcome["result"]
+    messages = [result.get("msg", "")] + [item.get("msg", "") for item in result.get("results", []) if item.get("failed")]
+    failure = " ".join(" ".join(messages).split())
     for text in expected:
         assert text in failure, f"{text!r} not in: {failure[-3000:]}"
     # Other tests may write the shared lab's Thanos files meanwhile, so only this tenant's absence is asserted.
@@ -373,15 +403,10 @@ def _assert_refused(inventory, names, clients, lab_runtime, extra: dict, expecte
 
 
 @pytest.mark.parametrize("case", sorted(BAD_RECORDS))
-def test_bad_tenant_record_is_refused_before_any_change(case, inventory, names, clients, lab_runtime, bad_input):
-    field, value, expected = BAD_RECORDS[case]
-    record = _record_with(bad_input["record"], field, value)
-    _assert_refused(inventory, names, clients, lab_runtime,
-                    {"tenant_tenants": [record], "tenant_topology_names": [names["bad"], record["name"]]}, expected)
+def test_bad_tenant_record_is_refused_before_any_change(case, bad_input, names, clients, lab_runtime):
+    _assert_refused(bad_input[case], BAD_RECORDS[case][2], names, clients, lab_runtime)
 
 
 @pytest.mark.parametrize("case", sorted(BAD_VARIABLES))
-@pytest.mark.usefixtures("bad_input")
-def test_bad_role_variable_is_refused_before_any_change(case, inventory, names, clients, lab_runtime):
-    variable, value, expected = BAD_VARIABLES[case]
-    _assert_refused(inventory, names, clients, lab_runtime, {variable: value}, expected)
+def test_bad_role_variable_is_refused_before_any_change(case, bad_input, names, clients, lab_runtime):
+    _assert_refused(bad_input[case], BAD_VARIABLES[case][2], names, clients, lab_runtime)

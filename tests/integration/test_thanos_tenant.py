@@ -402,3 +402,136 @@ def test_unreachable_api_server(lab):
                                        "validate_certs": False, "name": "acme", "hashring": RING})
     assert result.get("failed") and "cannot reach the Kubernetes API server at https://127.0.0.1:9" in result["msg"]
     assert "not-a-token" not in json.dumps(result)
+
+
+# ---------------------------------------------------------------- thanos_tenants: a batch in one call
+
+def unchanged_on_disk(paths: dict) -> dict:
+    """Bytes, inode and modification time of each file: a rename or a rewrite changes one of them."""
+    return {key: (pathlib.Path(path).read_bytes(), pathlib.Path(path).stat().st_ino, pathlib.Path(path).stat().st_mtime_ns)
+            for key, path in paths.items()}
+
+
+def test_batch_on_the_running_receive_files(lab, lab_files):
+    """Three tenants in one call: check -> apply -> check -> apply, the re-runs touch no file, the running receive
+    enforces the batch's limits; a tenant the documents refuse fails the call by name, and a bad name is refused
+    before any change beside its valid twin."""
+    batch = dict(lab_files, hashring=RING, hashring_endpoints=node_endpoint(lab), tenants=[
+        {"name": LIMITED, "limits": {"request": {"series_limit": 1}}},
+        {"name": UNLIMITED, "limits": {"request": {"series_limit": 0}}},
+        {"name": "it-never-here", "state": "absent"}])
+    predicted, applied, _checked, rerun = four_step("thanos_tenants", batch)
+    headers = [entry["before_header"] for entry in applied["diff"]]
+    assert headers == [f"thanos tenant {LIMITED}", f"thanos tenant {UNLIMITED}", f"thanos hashring {RING}"]
+    assert predicted["diff"] == applied["diff"] and predicted["tenants"] == applied["tenants"]
+    assert applied["diff"][0]["after"] == {"hashring": RING, "limits": {"request": {"series_limit": 1}}}
+    assert applied["created_hashrings"] == [RING] and applied["tenants"]["it-never-here"]["changed"] is False
+    assert rerun["diff"] == [] and not any(entry["changed"] for entry in rerun["tenants"].values())
+    on_disk = unchanged_on_disk(lab_files)
+    ok(ansible("thanos_tenants", batch, diff=True))
+    assert unchanged_on_disk(lab_files) == on_disk, "a run with nothing to do wrote a file"
+
+    # The running receive reads what the one call wrote: the limited tenant is refused, the other accepted.
+    assert wait_for_status(lab, LIMITED, 3, {413})[-1] == 413
+    assert wait_for_status(lab, UNLIMITED, 3, {200, 204})[-1] in (200, 204)
+
+    # A tenant the documents refuse (an unknown hashring) fails the whole call by name; nothing is written.
+    refused = ansible("thanos_tenants", dict(batch, tenants=[{"name": LIMITED, "limits": {"request": {"series_limit": 5}}},
+                                                             {"name": "it-c", "hashring": "gold"}]))
+    assert refused.get("failed") and refused["msg"].startswith(
+        "tenant it-c: placing it in hashring 'gold' failed: hashring 'gold' does not exist"), refused.get("msg")
+    assert refused["tenant"] == "it-c" and refused["converged"] == []
+    assert unchanged_on_disk(lab_files) == on_disk
+
+    # A bad name is refused naming its field, before any change; the same batch with the name fixed passes.
+    bad = dict(batch, tenants=[{"name": "it-c"}, {"name": "It_D"}])
+    refused = ansible("thanos_tenants", bad)
+    assert refused.get("failed") and "tenants[1].name: 'It_D' is not a DNS-1123 label" in refused["msg"], refused.get("msg")
+    assert refused["field"] == "tenants[1].name" and unchanged_on_disk(lab_files) == on_disk
+    twin = ok(ansible("thanos_tenants", dict(bad, tenants=[{"name": "it-c"}, {"name": "it-d"}]), check=True))
+    assert twin["changed"] and sorted(twin["tenants"]) == ["it-c", "it-d"] and unchanged_on_disk(lab_files) == on_disk
+
+    # Offboarding both in one call empties the hashring, which is removed with them.
+    removed = ok(ansible("thanos_tenants", dict(lab_files, tenants=[{"name": LIMITED, "state": "absent"},
+                                                                    {"name": UNLIMITED, "state": "absent"}])))
+    assert removed["removed_hashrings"] == [RING]
+    assert RING not in [ring["hashring"] for ring in json.loads(pathlib.Path(lab_files["hashrings_path"]).read_text())]
+
+
+class CountingProxy:
+    """A plain-HTTP reverse proxy in front of the region's kube-apiserver that counts what it forwards.
+
+    The module talks to it as its API server (host, api_key), so the counts are the requests the API server got.
+    """
+
+    def __init__(self, upstream: str, ca_file: str) -> None:
+        import http.server
+        import ssl
+        from collections import Counter
+
+        self.requests = Counter()
+        context = ssl.create_default_context(cafile=ca_file)
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _forward(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) or None
+                proxy.requests[(self.command, self.path.split("?")[0])] += 1
+                headers = {key: value for key, value in self.headers.items() if key.lower() in (
+                    "authorization", "content-type", "accept", "user-agent")}
+                request = urllib.request.Request(upstream + self.path, data=body, method=self.command, headers=headers)
+                try:
+                    with urllib.request.urlopen(request, context=context, timeout=30) as response:
+                        status, payload, kind = response.status, response.read(), response.headers.get("Content-Type")
+                except urllib.error.HTTPError as err:
+                    status, payload, kind = err.code, err.read(), err.headers.get("Content-Type")
+                self.send_response(status)
+                self.send_header("Content-Type", kind or "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = _forward
+
+            def log_message(self, *args):  # quiet
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def take(self) -> dict:
+        """The counts since the last take, split into the ConfigMap's own requests and the client's discovery."""
+        counted = dict(self.requests)
+        self.requests.clear()
+        configmap = {method: count for (method, path), count in counted.items() if "/configmaps/" in path}
+        discovery = sum(count for (method, path), count in counted.items() if "/configmaps/" not in path)
+        return {"configmap": configmap, "discovery": discovery}
+
+
+def test_batch_on_a_configmap_reads_once_and_writes_at_most_once(lab, core_api, namespace):
+    """30 tenants through a counting proxy: the first run is one GET and one PUT of the ConfigMap, a re-run one GET
+    and no write, whatever the number of tenants (plus the client's fixed discovery requests)."""
+    make_configmap(core_api, namespace, "receive-tenants", lab=lab)
+    proxy = CountingProxy(kube(lab)["api_server"], kube(lab)["ca_file"])
+    try:
+        store = {"configmap_namespace": namespace, "configmap_name": "receive-tenants", "host": proxy.url,
+                 "api_key": kube(lab)["users"]["admin"]["token"]}
+        tenants = [{"name": f"it-{n:02d}", "limits": {"request": {"series_limit": 100 + n}}} for n in range(30)]
+        args = dict(store, hashring=RING, hashring_endpoints=node_endpoint(lab), tenants=tenants)
+        counts = {}
+        for step, check in (("check", True), ("first", False), ("rerun", False)):
+            result = ok(ansible("thanos_tenants", args, check=check, diff=True))
+            counts[step] = proxy.take()
+            assert result["changed"] is (step != "rerun")
+            assert len(result["diff"]) == (0 if step == "rerun" else 31)  # 30 tenants and the created hashring
+        print(f"\nthanos_tenants, 30 tenants on a ConfigMap, requests to the API server: {counts}")
+        assert counts["check"]["configmap"] == {"GET": 1}
+        assert counts["first"]["configmap"] == {"GET": 1, "PUT": 1}
+        assert counts["rerun"]["configmap"] == {"GET": 1}
+        assert all(count["discovery"] <= 10 for count in counts.values()), counts
+        assert (counts["rerun"]["configmap"]["GET"] + counts["rerun"]["discovery"]) / len(tenants) <= 1.2
+    finally:
+        proxy.server.shutdown()
+    hashrings = json.loads(core_api.read_namespaced_config_map("receive-tenants", namespace).data["hashrings.json"])
+    assert hashrings[0]["hashring"] == RING and hashrings[0]["tenants"] == [t["name"] for t in tenants]
