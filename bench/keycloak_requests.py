@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""HTTP requests keycloak_tenant sends to Keycloak: a create, a run with nothing to do, a one-setting repair.
+"""HTTP requests the Keycloak modules send: a create, a run with nothing to do, a one-setting repair.
 
-The same work is also done through community.general's keycloak modules. Every request of both goes
-through a small counting reverse proxy in this process, so the figures are what Keycloak received, not
-what a module says about itself (keycloak_tenant's own ``api_requests`` counter is printed next to them).
-Prints numbers; asserts nothing about time.
+Part one, one tenant: keycloak_tenant, and the same work through community.general's keycloak modules.
+Part two, N tenants (--tenants, default 20) in one keycloak_tenants call: create, no change, one tenant's
+setting repaired; with reads per tenant and per managed object (a tenant's realm, 2 clients, 6 mappers,
+2 roles, 2 groups and its 2 users: 15 objects). Every request goes through a small counting reverse proxy
+in this process, so the figures are what Keycloak received, not what a module says about itself (the
+module's own ``api_requests`` counter is printed next to them). Prints numbers; asserts nothing about time.
 
-Usage: .venv/bin/python bench/keycloak_requests.py [--url URL --password-file FILE]   (default: .lab/lab.json)
+Usage: .venv/bin/python bench/keycloak_requests.py [--tenants 20] [--url URL --password-file FILE]
+       (default target: .lab/lab.json)
 """
 
 from __future__ import annotations
@@ -164,6 +167,17 @@ def community_tasks(tenants: list) -> list:
     ]
 
 
+def batch_tasks(tenants: list) -> list:
+    """All tenants in one keycloak_tenants call, each with an owner and a viewer (users the realm must hold)."""
+    return [{"name": "keycloak_tenants", "meridian.observability.keycloak_tenants": {"tenants": [
+        {"name": tenant, "display_name": tenant, "redirect_uris": ["https://grafana.bench.example.com/cb"],
+         "owners": [f"owner@{tenant}.example"], "viewers": [f"viewer-{tenant}"]} for tenant in tenants]}}]
+
+
+# Per tenant: realm, gateway and Grafana clients, their 3 mappers each, 2 realm roles, 2 groups, an owner and a viewer.
+OBJECTS_PER_TENANT = 1 + 2 + 6 + 2 + 2 + 2
+
+
 def playbook(tasks: list) -> list:
     return [{"name": "bench", "hosts": "localhost", "gather_facts": False, "tasks": tasks}]
 
@@ -222,11 +236,7 @@ def total(counts: dict) -> int:
     return sum(counts.values())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_target_arguments(parser)
-    target = keycloak_target(parser.parse_args())
-    proxy = CountingProxy(target["url"])
+def single_tenant_rows(target: dict, proxy: CountingProxy) -> list:
     suffix = uuid.uuid4().hex[:6]
     ours, theirs = f"bench-req-ours-{suffix}", f"bench-req-cg-{suffix}"
     rows = []
@@ -246,6 +256,36 @@ def main() -> None:
             rows.append((label, "repair 1 setting", proxy.take(), changed_tasks(output), None))
     finally:
         delete_realms(target, (ours, theirs))
+    return rows
+
+
+def batch_rows(target: dict, proxy: CountingProxy, count: int) -> list:
+    suffix = uuid.uuid4().hex[:6]
+    names = [f"bench-batch-{suffix}-{number:02d}" for number in range(count)]
+    rows = []
+    try:
+        for run in ("create", "no change", "repair 1 setting"):
+            if run == "repair 1 setting":
+                admin_request(target, "PUT", f"/{names[0]}", {"accessTokenLifespan": 42})
+            seconds, output = run_playbook(playbook(batch_tasks(names)), target, url=proxy.url)
+            own = output["plays"][0]["tasks"][0]["hosts"]["localhost"].get("api_requests")
+            rows.append((f"keycloak_tenants x{count}", run, proxy.take(), changed_tasks(output), own, seconds))
+    finally:
+        delete_realms(target, names)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_target_arguments(parser)
+    parser.add_argument("--tenants", type=int, default=20, help="tenants of the keycloak_tenants call (default 20)")
+    args = parser.parse_args()
+    target = keycloak_target(args)
+    proxy = CountingProxy(target["url"])
+    try:
+        rows = single_tenant_rows(target, proxy)
+        batch = batch_rows(target, proxy, args.tenants)
+    finally:
         proxy.close()
     print(f"Keycloak at {target['url']}; one tenant (realm, 2 clients with 3 mappers each, 2 roles, 2 groups).")
     print(f"{'tool':28} {'run':17} {'requests':>8} {'writes':>6} {'tokens':>6} {'changed':>7}  by kind (proxy) / module's own counter")
@@ -254,6 +294,16 @@ def main() -> None:
         print(f"{label:28} {run:17} {total(seen):8} {writes:6} {seen.get('token', 0):6} {changed:7}  {seen}"
               + (f" / {own}" if own else ""))
     print("writes = POST/PUT/DELETE to the admin API; token grants (also POSTs) are counted apart as tokens.")
+    print()
+    print(f"{args.tenants} tenants in one keycloak_tenants call ({OBJECTS_PER_TENANT} managed objects per tenant: realm, "
+          "2 clients, 6 mappers, 2 roles, 2 groups, 2 users).")
+    print(f"{'tool':28} {'run':17} {'requests':>8} {'writes':>6} {'reads':>6} {'reads/tenant':>12} {'reads/object':>12} "
+          f"{'seconds':>8}  by kind (proxy) / module's own counter")
+    for label, run, seen, changed, own, seconds in batch:
+        writes = sum(seen.get(method, 0) for method in ("POST", "PUT", "DELETE"))
+        reads = seen.get("GET", 0)
+        print(f"{label:28} {run:17} {total(seen):8} {writes:6} {reads:6} {reads / args.tenants:12.2f} "
+              f"{reads / (args.tenants * OBJECTS_PER_TENANT):12.2f} {seconds:8.1f}  {seen} / {own}  (changed {changed})")
 
 
 if __name__ == "__main__":
