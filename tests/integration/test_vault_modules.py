@@ -45,6 +45,21 @@ def play(tmp_path: pathlib.Path, vault: dict, module: str, args: dict, *, check:
     return results[0], completed.stdout + completed.stderr
 
 
+def play_tasks(tmp_path: pathlib.Path, vault: dict, tasks: list[dict]) -> tuple[list[dict], str]:
+    """Several tasks in ONE ansible-playbook process (cheaper than one process each); returns (results, output).
+
+    Each task is {"module": ..., "args": ...} plus task keywords such as check_mode, diff or ignore_errors.
+    """
+    plays = [{"name": f"step {number}", f"meridian.observability.{task['module']}": task["args"],
+              **{key: value for key, value in task.items() if key not in ("module", "args")}}
+             for number, task in enumerate(tasks, start=1)]
+    results, completed = run_tasks(tmp_path, plays, module_defaults={"group/meridian.observability.vault":
+                                                                     {"url": vault["addr"]}},
+                                   timeout=180, env={"VAULT_TOKEN": vault["token"], "BAO_TOKEN": ""})
+    assert len(results) == len(tasks), completed.stdout[-3000:]
+    return results, completed.stdout + completed.stderr
+
+
 def ok(result: dict) -> dict:
     assert not result.get("failed"), result.get("msg")
     return result
@@ -268,14 +283,156 @@ TENANT_BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("region", ["us-east-1"])
-@pytest.mark.parametrize("case", sorted(TENANT_BAD_INPUTS))
-def test_tenant_bad_input_fails_naming_the_field_before_any_request(tmp_path, vault, root, case):
-    change, expected = TENANT_BAD_INPUTS[case]
-    args = {"tenant": "it" + uuid.uuid4().hex[:8], "auth_mount_path": "kubernetes", "kv_mount_path": "tenants", **change}
-    result, _ = play(tmp_path, vault, "vault_tenant", args)
-    assert expected in failed(result) and result["api_requests"] == {}
-    if case == "too-long":
-        assert "at most 40 are allowed" in result["msg"]
+def test_tenant_bad_input_fails_naming_the_field_before_any_request(tmp_path, vault, root, tenant_mounts):
+    # Every case in one ansible-playbook process; the last task is the twin that must succeed (in check mode).
+    twin = {"tenant": "it" + uuid.uuid4().hex[:8], "auth_mount_path": tenant_mounts["auth"],
+            "kv_mount_path": tenant_mounts["kv"]}
+    cases = sorted(TENANT_BAD_INPUTS)
+    tasks = [{"module": "vault_tenant", "args": {**twin, **TENANT_BAD_INPUTS[case][0]}, "ignore_errors": True}
+             for case in cases]
+    results, _ = play_tasks(tmp_path, vault, [*tasks, {"module": "vault_tenant", "args": twin, "check_mode": True}])
+    for case, result in zip(cases, results):
+        assert TENANT_BAD_INPUTS[case][1] in failed(result), case
+        assert result["api_requests"] == {}, case
+        if case == "too-long":
+            assert "at most 40 are allowed" in result["msg"]
+    assert ok(results[-1])["changed"] and results[-1]["api_requests"]["write"] == 0
+
+
+# ---------------------------------------------------------------- vault_tenants (many tenants in one call)
+
+def tenants_args(mounts: dict, tenants: list, **shared) -> dict:
+    return {"auth_mount_path": mounts["auth"], "kv_mount_path": mounts["kv"], "tenants": tenants, **shared}
+
+
+def role_of(root: hvac.Client, mounts: dict, tenant: str) -> dict | None:
+    answer = read_path(root, f"auth/{mounts['auth']}/role/{tenant}")
+    return answer["data"] if answer else None
+
+
+@pytest.fixture
+def batch_tenants(root, tenant_mounts):
+    """Names for this test's tenants; their policies go afterwards (the mounts fixture removes roles and secrets)."""
+    run = uuid.uuid4().hex[:6]
+    names: list[str] = []
+
+    def make(label: str) -> str:
+        names.append(f"it{run}-{label}")
+        return names[-1]
+
+    yield make
+    for name in names:
+        root.sys.delete_acl_policy(f"tenant-{name}")
+
+
+@pytest.mark.parametrize("region", ["eu-west-1"])
+def test_tenants_batch_check_apply_rerun_drift_offboard(tmp_path, vault, root, tenant_mounts, batch_tenants):
+    acme, globex, initech, never = (batch_tenants(label) for label in ("acme", "globex", "initech", "never"))
+    present = [{"name": acme}, {"name": globex, "token_ttl": "5m"}, {"name": initech}]
+    args = tenants_args(tenant_mounts, [*present, {"name": never, "state": "absent"}], token_ttl="10m")
+    check, apply, recheck, rerun = play_tasks(tmp_path, vault, [
+        {"module": "vault_tenants", "args": args, "check_mode": True, "diff": True},
+        {"module": "vault_tenants", "args": args, "diff": True},
+        {"module": "vault_tenants", "args": args, "check_mode": True, "diff": True},
+        {"module": "vault_tenants", "args": args}])[0]
+    assert ok(check)["changed"] and check["api_requests"]["write"] == 0
+    assert [entry["before_header"] for entry in check["diff"]] == [f"tenant {acme}", f"tenant {globex}", f"tenant {initech}"]
+    assert check["diff"][1]["after"]["role"]["token_ttl"] == 300 and check["diff"][0]["before"] == {"policy": None, "role": None}
+    assert ok(apply)["actions"] == check["actions"] and apply["api_requests"]["write"] == 6
+    assert (apply["tenants"][never]["changed"], apply["tenants"][never]["state"]) == (False, "absent")
+    assert read_policy(root, f"tenant-{globex}") == expected_tenant_policy(tenant_mounts["kv"], globex)
+    assert role_of(root, tenant_mounts, globex)["token_ttl"] == 300 and role_of(root, tenant_mounts, acme)["token_ttl"] == 600
+    assert role_of(root, tenant_mounts, initech)["bound_service_account_namespaces"] == [initech]
+    for again in (recheck, rerun):
+        unchanged(again)
+        # sys/auth, LIST policies, LIST roles, then one GET per policy and role: 3 + 2 x 3 reads for 6 objects.
+        assert again["api_requests"] == {"read": 9, "write": 0} and not again.get("diff")
+
+    # By hand: globex's role admits every namespace, initech's policy reads everything. The next call repairs
+    # exactly those, shows only those two tenants' diffs, and offboards acme in the same call (secrets purged).
+    root.write(f"auth/{tenant_mounts['auth']}/role/{globex}", bound_service_account_names=["workload"],
+               bound_service_account_namespaces=["*"], token_policies=[f"tenant-{globex}"], audience="vault",
+               token_ttl=300, token_max_ttl=3600)
+    root.sys.create_or_update_acl_policy(f"tenant-{initech}", f'path "{tenant_mounts["kv"]}/*" {{ capabilities = ["read"] }}')
+    root.secrets.kv.v2.create_or_update_secret(mount_point=tenant_mounts["kv"], path=f"{acme}/db", secret={"v": "1"})
+    root.secrets.kv.v2.create_or_update_secret(mount_point=tenant_mounts["kv"], path=f"{globex}/db", secret={"v": "2"})
+    offboard = tenants_args(tenant_mounts, [{"name": acme, "state": "absent", "purge_secrets": True}, *present[1:]],
+                            token_ttl="10m")
+    repaired, again = play_tasks(tmp_path, vault, [{"module": "vault_tenants", "args": offboard, "diff": True},
+                                                   {"module": "vault_tenants", "args": offboard}])[0]
+    assert ok(repaired)["actions"] == [
+        f"delete role auth/{tenant_mounts['auth']}/role/{acme}", f"delete policy tenant-{acme}",
+        f"delete secret {tenant_mounts['kv']}/metadata/{acme}/db",
+        f"update role auth/{tenant_mounts['auth']}/role/{globex} (bound_service_account_namespaces)",
+        f"update policy tenant-{initech} (policy)"]
+    assert [entry["after_header"] for entry in repaired["diff"]] == [f"tenant {acme}", f"tenant {globex}", f"tenant {initech}"]
+    assert repaired["diff"][1]["before"]["role"]["bound_service_account_namespaces"] == ["*"]
+    assert repaired["tenants"][acme]["secrets_deleted"] == 1
+    assert role_of(root, tenant_mounts, globex)["bound_service_account_namespaces"] == [globex]
+    assert read_policy(root, f"tenant-{initech}") == expected_tenant_policy(tenant_mounts["kv"], initech)
+    assert role_of(root, tenant_mounts, acme) is None and read_policy(root, f"tenant-{acme}") is None
+    # The other tenant's secret stays.
+    assert root.secrets.kv.v2.read_secret_version(mount_point=tenant_mounts["kv"], path=f"{globex}/db",
+                                                  raise_on_deleted_version=True)["data"]["data"] == {"v": "2"}
+    unchanged(again)
+    # Offboarded acme costs nothing more than the LIST of the KV folders: 4 LISTs/reads + 2 x 2 GETs.
+    assert again["api_requests"] == {"read": 8, "write": 0}
+
+
+@pytest.mark.parametrize("region", ["eu-west-1"])
+def test_tenants_failure_names_the_tenant_lists_those_converged_and_a_rerun_completes(
+        tmp_path, vault, root, tenant_mounts, batch_tenants):
+    first, refused, last = batch_tenants("ok-1"), batch_tenants("no"), batch_tenants("ok-2")
+    auth = tenant_mounts["auth"]
+    allowed = first[:-1]  # it<run>-ok-
+    # A token the server lets manage only the ok-* tenants: the refusal is the server's own.
+    limited_policy = f"it-limited-{uuid.uuid4().hex[:6]}"
+    root.sys.create_or_update_acl_policy(limited_policy, f"""
+path "sys/auth" {{ capabilities = ["read"] }}
+path "sys/policies/acl" {{ capabilities = ["list"] }}
+path "auth/{auth}/role" {{ capabilities = ["list"] }}
+path "sys/policies/acl/tenant-{allowed}*" {{ capabilities = ["read", "create", "update"] }}
+path "auth/{auth}/role/{allowed}*" {{ capabilities = ["read", "create", "update"] }}
+""")
+    try:
+        limited = root.auth.token.create(policies=[limited_policy], ttl="10m")["auth"]["client_token"]
+        args = tenants_args(tenant_mounts, [{"name": first}, {"name": refused}, {"name": last}])
+        failure, completed = play_tasks(tmp_path, vault, [
+            {"module": "vault_tenants", "args": {**args, "token": limited}, "ignore_errors": True},
+            {"module": "vault_tenants", "args": args}])[0]
+    finally:
+        root.sys.delete_acl_policy(limited_policy)
+    message = failed(failure)
+    assert message.startswith(f"tenant {refused}: create policy tenant-{refused} failed: "), message
+    assert "permission denied" in message and limited not in message
+    assert failure["failed_tenant"] == refused and list(failure["tenants"]) == [first]
+    assert failure["tenants"][first]["changed_parts"] == ["policy", "role"]
+    # The re-run with a token that may completes the rest; the tenant converged before the failure is unchanged.
+    assert ok(completed)["actions"] == [f"create policy tenant-{refused}", f"create role auth/{auth}/role/{refused}",
+                                        f"create policy tenant-{last}", f"create role auth/{auth}/role/{last}"]
+    assert completed["tenants"][first]["changed"] is False
+    assert all(role_of(root, tenant_mounts, name) for name in (first, refused, last))
+
+
+@pytest.mark.parametrize("region", ["eu-west-1"])
+def test_tenants_bad_input_is_refused_before_any_request_and_its_twin_succeeds(
+        tmp_path, vault, root, tenant_mounts, batch_tenants):
+    kept, good, other = batch_tenants("kept"), batch_tenants("good"), batch_tenants("other")
+    bad = {
+        "tenants[1].name: 'Not_A_Tenant' is not a DNS-1123 label": [{"name": kept}, {"name": "Not_A_Tenant"}],
+        f"tenants[2].name: '{kept}' is listed twice (also tenants[0])": [{"name": kept}, {"name": other}, {"name": kept}],
+        "tenants[1].token_ttl: '15 minutes' is not a duration": [{"name": kept}, {"name": other, "token_ttl": "15 minutes"}],
+    }
+    results, _ = play_tasks(tmp_path, vault, [
+        *({"module": "vault_tenants", "args": tenants_args(tenant_mounts, tenants), "ignore_errors": True}
+          for tenants in bad.values()),
+        {"module": "vault_tenants", "args": tenants_args(tenant_mounts, [{"name": good}, {"name": other}])}])
+    for (expected, _), result in zip(bad.items(), results):
+        assert failed(result).startswith(expected) and result["api_requests"] == {} and result["tenants"] == {}
+    assert ok(results[-1])["changed"] and sorted(results[-1]["tenants"]) == sorted([good, other])
+    assert role_of(root, tenant_mounts, good) and read_policy(root, f"tenant-{other}")
+    # The tenant listed first in every refused call was never created.
+    assert role_of(root, tenant_mounts, kept) is None and read_policy(root, f"tenant-{kept}") is None
 
 
 # ---------------------------------------------------------------- vault_secrets_engine
