@@ -62,6 +62,20 @@ options:
     description: Seconds to wait.
     type: int
     default: 1800
+  describe_nodegroups:
+    description:
+      - Also return the cluster's node groups (RV(nodegroups)), so a role needs no second task (and no second
+        DescribeCluster) to read them. Only with O(state=present).
+    type: bool
+    default: false
+  nodegroups_deleted_before:
+    description:
+      - With O(state=absent) in check mode, node groups that an earlier task of the same run deletes (they still
+        exist in a check run). Without it, a check run of a destroy would predict a failure that the real run does
+        not have. Ignored outside check mode, where the node groups must really be gone.
+    type: list
+    elements: str
+    default: []
 attributes:
   check_mode:
     description: Can run in check mode and return the changed status prediction without modifying the target.
@@ -118,6 +132,13 @@ cluster:
     tags:
       description: Tags of the cluster.
       type: dict
+nodegroups:
+  description:
+    - With O(describe_nodegroups), the cluster's node groups sorted by name (snake_case keys; tags and labels kept as
+      they are), as M(meridian.observability.eks_cluster_info) returns them; otherwise empty.
+  returned: always
+  type: list
+  elements: dict
 """
 
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
@@ -128,6 +149,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.meridian.observability.plugins.module_utils._aws.common import TAGS_ARGUMENT_SPEC
 from ansible_collections.meridian.observability.plugins.module_utils._aws.eks import EksClusterService
+from ansible_collections.meridian.observability.plugins.module_utils._aws.eks import describe_nodegroups
 
 
 def main() -> None:
@@ -143,6 +165,8 @@ def main() -> None:
         state=dict(type="str", choices=["present", "absent"], default="present"),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=1800),
+        nodegroups_deleted_before=dict(type="list", elements="str", default=[]),
+        describe_nodegroups=dict(type="bool", default=False),
     ) | TAGS_ARGUMENT_SPEC
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
@@ -158,8 +182,15 @@ def main() -> None:
             result = service.ensure_absent(module.params, check_mode=module.check_mode)
     except AnsibleAWSError as error:
         module.fail_json_aws_error(error)
+    nodegroups = []
+    if module.params["describe_nodegroups"] and result["cluster"] and module.params["state"] == "present":
+        try:
+            nodegroups = describe_nodegroups(service.client, module.params["name"])
+        except AnsibleAWSError as error:
+            module.fail_json_aws_error(error)
     cluster = camel_dict_to_snake_dict(result["cluster"] or {}, ignore_list=["tags"])
-    module.exit_json(changed=result["changed"], cluster=cluster)
+    module.exit_json(changed=result["changed"], cluster=cluster,
+                     nodegroups=[camel_dict_to_snake_dict(group, ignore_list=["tags", "labels"]) for group in nodegroups])
 
 
 if __name__ == "__main__":
