@@ -13,8 +13,8 @@ description:
   - Finds the VPC by O(filters) (tag filters; one DescribeVpcs call), creates it when none matches, and keeps its
     DNS attributes and tags in line. A no-change run reads DescribeVpcs once and DescribeVpcAttribute once per DNS
     attribute; amazon.aws.ec2_vpc_net_info and amazon.aws.ec2_vpc_net together read about five times as much.
-  - Several VPCs matching O(filters), or one whose CIDR is not O(cidr_block), are refused before any change: a
-    VPC's CIDR never moves.
+  - Several VPCs matching O(filters), or one whose CIDR is not O(cidr_block), are refused before any change, because
+    a VPC's CIDR never moves.
 author:
   - Meridian Platform Engineering (@meridian-platform)
 options:

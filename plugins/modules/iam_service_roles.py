@@ -49,6 +49,7 @@ options:
     default: true
 extends_documentation_fragment:
   - amazon.aws.common.modules
+  - amazon.aws.region.modules
   - amazon.aws.boto3
 attributes:
   check_mode:

@@ -44,14 +44,14 @@ class ServiceRoleService:
                  "managed_policies": policies, "tags": tags or {}}
         found = call_or_none(self.client, "get_role", f"read role {name}", NOT_FOUND, RoleName=name)
         if found is None:
-            if not check_mode:
-                role = call(self.client, "create_role", f"create role {name}", RoleName=name,
-                            AssumeRolePolicyDocument=json.dumps(trust), Description=wanted.get("description") or "",
-                            Tags=_iam_tags(tags or {}))["Role"]
-                for arn in policies:
-                    call(self.client, "attach_role_policy", f"attach {arn} to {name}", RoleName=name, PolicyArn=arn)
-            return {"name": name, "arn": "" if check_mode else role["Arn"], "changed": True,
-                    "before": {}, "after": after}
+            if check_mode:
+                return {"name": name, "arn": "", "changed": True, "before": {}, "after": after}
+            role = call(self.client, "create_role", f"create role {name}", RoleName=name,
+                        AssumeRolePolicyDocument=json.dumps(trust), Description=wanted.get("description") or "",
+                        Tags=_iam_tags(tags or {}))["Role"]
+            for arn in policies:
+                call(self.client, "attach_role_policy", f"attach {arn} to {name}", RoleName=name, PolicyArn=arn)
+            return {"name": name, "arn": role["Arn"], "changed": True, "before": {}, "after": after}
         role = found["Role"]
         attached = sorted(policy["PolicyArn"] for policy in call(
             self.client, "list_attached_role_policies", f"list policies of {name}", RoleName=name, MaxItems=1000
