@@ -218,24 +218,25 @@ def test_limited_run_converges_every_tenant_of_the_environment_once_and_hands_ea
     assert sorted(realm_facts(again)["us-east-1"]) == sorted(
         t["name"] for t in inventory.tenants if "us-east-1" in t["regions"])
 
-    # Unlimited: the realms are still converged once (run_once), both regions get facts, and check mode agrees.
-    both = converge(inventory, limit=None)
+    # Unlimited, gateway secrets asked for: the realms are still converged once (run_once), both regions get facts,
+    # and the secrets come hidden.
+    both = converge(inventory, "-e", "keycloak_gateway_secrets=true", limit=None)
     assert changed(both) == {"us-east-1": 0, "eu-west-1": 0}
     assert len(task_results(both, CONVERGE_TASK)) == 1
     assert set(realm_facts(both)) == {"us-east-1", "eu-west-1"}
-    assert changed(converge(inventory, "--check", "--diff")) == {"eu-west-1": 0}
-
-    # Gateway secrets only on request, hidden; neither they nor the lab's admin password are printed, even at -vvv.
-    verbose = converge(inventory, "-vvv", "-e", "keycloak_gateway_secrets=true")
-    assert changed(verbose) == {"eu-west-1": 0}
-    assert_not_printed(keycloak["admin_password"], verbose)
+    hidden = task_results(both, "Hidden meridian_tenant_gateway_secrets")
+    assert set(hidden) == {"us-east-1", "eu-west-1"} and all(result.get("censored") for result in hidden.values())
     name = inventory.tenant("acme")["name"]
     clients = {client["clientId"]: client for client in admin.clients(name)}
     secret = admin.call("GET", f"/{name}/clients/{clients['observability-gateway']['id']}/client-secret").json()["value"]
     assert secret
+    assert_not_printed(secret, both)
+    assert changed(converge(inventory, "--check", "--diff")) == {"eu-west-1": 0}
+
+    # Neither the secrets nor the lab's admin password are printed, even at -vvv (whose output is not JSON).
+    verbose = converge(inventory, "-vvv", "-e", "keycloak_gateway_secrets=true")
+    assert_not_printed(keycloak["admin_password"], verbose)
     assert_not_printed(secret, verbose)
-    hidden = task_results(verbose, "Hidden meridian_tenant_gateway_secrets")["eu-west-1"]
-    assert hidden.get("censored"), hidden
 
 
 def test_state_absent_removes_that_realm_only(inventory, admin):
