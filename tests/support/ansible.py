@@ -7,6 +7,7 @@ is set in one place.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pathlib
@@ -106,23 +107,26 @@ def run_tasks(directory: pathlib.Path, tasks: list[dict], *, module_defaults: di
     return results, completed
 
 
-def role_refusals(directory: pathlib.Path, role: str, cases: list[tuple[str, dict]], *, host: str,
-                  inventory: str = "inventories/lab", timeout: int = 900) -> list[dict]:
+def role_refusals(directory: pathlib.Path, role: str, cases: list[tuple[str, dict] | tuple[str, dict, str]], *,
+                  host: str, inventory: str = "inventories/lab", timeout: int = 900) -> list[dict]:
     """Run `role` once per (hosts, vars) case in ONE ansible-playbook process and say how each run ended.
 
     Each case is a play whose role runs in a block; its rescue records which task stopped it and what that task
-    returned. One process instead of one per case keeps bad-input suites cheap. Returns, per case in order,
-    {"refused": False} or {"refused": True, "task": <task name>, "result": <the failed result as JSON text>}.
+    returned. One process instead of one per case keeps bad-input suites cheap. A case may name a third item, the
+    role's tasks file to run (e.g. "preflight.yml" for a valid twin that must pass the checks without converging).
+    Returns, per case in order, {"refused": False} or
+    {"refused": True, "task": <task name>, "result": <the failed result as JSON text>}.
     """
     outcomes = directory / "outcomes"
     outcomes.mkdir(parents=True, exist_ok=True)
     plays = []
-    for number, (name, variables) in enumerate(cases):
+    for number, (name, variables, *tasks_from) in enumerate(cases):
         outcome = str(outcomes / f"{number}.json")
+        include = {"name": role} | ({"tasks_from": tasks_from[0]} if tasks_from else {})
         plays.append({
             "name": name, "hosts": host, "gather_facts": False, "vars": variables,
             "tasks": [{"block": [
-                {"name": "The role", "ansible.builtin.include_role": {"name": role}},
+                {"name": "The role", "ansible.builtin.include_role": include},
                 {"name": "Not refused", "ansible.builtin.copy": {
                     "content": json.dumps({"refused": False}), "dest": outcome, "mode": "0600"}}],
                 "rescue": [{"name": "Record the refusal", "ansible.builtin.copy": {
@@ -133,3 +137,39 @@ def role_refusals(directory: pathlib.Path, role: str, cases: list[tuple[str, dic
     playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
     run_ansible("ansible-playbook", str(playbook), "-i", inventory, "-l", host, timeout=timeout)
     return [json.loads((outcomes / f"{number}.json").read_text()) for number in range(len(cases))]
+
+
+@dataclasses.dataclass
+class PlaysRun:
+    """What one ansible-playbook process of several plays did: each play's task results on one host, and the run."""
+
+    plays: dict[str, list[tuple[str, dict]]]  # play name -> (task name, that host's result) in order
+    stats: dict[str, dict[str, int]]  # host -> the recap counters, e.g. {"changed": 0, ...}
+    completed: subprocess.CompletedProcess
+
+
+def run_plays(directory: pathlib.Path, plays: list[dict], *, host: str = "localhost", inventory: str | None = None,
+              check: bool = False, diff: bool = False, timeout: int = 900,
+              env: dict[str, str] | None = None) -> PlaysRun:
+    """Run ``plays`` (each with a unique name) in ONE ansible-playbook process; one process instead of one per case.
+
+    Without ``inventory`` the plays run against ``-i localhost,`` locally with the venv's interpreter, as run_tasks
+    does. A play that must not stop the plays after it wraps its tasks in a block with a rescue: the failed task's
+    result is still reported, with "failed": true.
+    """
+    names = [play["name"] for play in plays]
+    assert len(set(names)) == len(names), f"play names must be unique: {names}"
+    path = directory / f"plays-{uuid.uuid4().hex[:8]}.yml"
+    path.write_text(yaml.safe_dump(plays, sort_keys=False))
+    if inventory is None:
+        command = [str(path), "-i", "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}"]
+    else:
+        command = [str(path), "-i", inventory]
+    command += ["--check"] if check else []
+    command += ["--diff"] if diff else []
+    completed = run_ansible("ansible-playbook", *command, check=False, json_output=True, timeout=timeout, env=env)
+    output = _parse_json(completed)
+    results = {play_output["play"]["name"]: [(task["task"]["name"], task["hosts"][host])
+                                            for task in play_output["tasks"] if host in task["hosts"]]
+               for play_output in output["plays"]}
+    return PlaysRun(plays=results, stats=output.get("stats", {}), completed=completed)

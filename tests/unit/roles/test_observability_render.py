@@ -20,7 +20,7 @@ import sys
 import pytest
 import yaml
 
-from tests.support.ansible import REPO, recap, run_ansible, run_tasks
+from tests.support.ansible import REPO, recap, run_ansible, run_plays, run_tasks, unwrap_unsafe
 
 REGIONS = ("us-east-1", "eu-west-1")
 # acme is the platform tenant of us-east-1 only, so both the platform route and its absence are rendered.
@@ -44,9 +44,9 @@ def promtool() -> str:
 
 @pytest.fixture(scope="module")
 def hostvars() -> dict:
-    # --host, not --list: --list wraps every string of the inventory plugin in an "__ansible_unsafe" mapping.
-    return {region: json.loads(run_ansible("ansible-inventory", "-i", "inventories/lab", "--host", region).stdout)
-            for region in REGIONS}
+    # One --list for both regions (one process, not one per region); it wraps the plugin's strings, unwrapped here.
+    listing = unwrap_unsafe(json.loads(run_ansible("ansible-inventory", "-i", "inventories/lab", "--list").stdout))
+    return {region: listing["_meta"]["hostvars"][region] for region in REGIONS}
 
 
 def served(hostvars: dict, region: str) -> dict:
@@ -443,7 +443,7 @@ def test_schema_checkers_find_broken_documents(rendered, hostvars):
     assert grafana_problems(datasources, ini, "globex", "http://" + gateway, realm)
 
 
-# --- bad input ------------------------------------------------------------------------------------------------
+# --- bad input and the ways of running the role, every run on localhost in ONE ansible-playbook process ------------
 
 TENANTS = [
     {"name": "acme", "regions": ["us-east-1", "eu-west-1"], "logs": {"ingestion_rate_mb": 8, "retention": "744h"},
@@ -455,9 +455,7 @@ INVENTORY = {"meridian_kubeconfig": "/nonexistent/kubeconfig", "meridian_region"
              "meridian_keycloak_url": "http://127.0.0.1:18080",
              "observability_manage_bucket": False, "observability_manage_thanos_tenants": False}
 
-
-@pytest.mark.parametrize(("case", "variables", "named"), [
-    ("valid baseline", {}, None),
+BAD_INPUTS = [
     ("raw retention shorter than the 5m downsampling age",
      {"observability_compactor_retention": {"raw": "24h", "5m": "90d", "1h": "365d"}}, "observability_compactor_retention"),
     ("5m kept longer than 1h", {"observability_compactor_retention": {"raw": "30d", "5m": "400d", "1h": "365d"}},
@@ -479,35 +477,105 @@ INVENTORY = {"meridian_kubeconfig": "/nonexistent/kubeconfig", "meridian_region"
     ("duplicate tenant", {"meridian_tenants": TENANTS + [TENANTS[0]]}, "acme more than once"),
     ("platform tenant not served here", {"observability_platform_tenant": "initech"}, "observability_platform_tenant"),
     ("relative render directory", {"observability_render_dir": "rendered"}, "observability_render_dir"),
-])
-def test_bad_input_fails_in_preflight_naming_the_field(tmp_path, case, variables, named):
-    render_dir = tmp_path / "out"
-    role_vars = INVENTORY | {"observability_render_dir": str(render_dir)} | variables
-    results, completed = run_tasks(tmp_path, [{"name": "Observability role", "ansible.builtin.include_role":
-                                               {"name": "meridian.observability.observability"}, "vars": role_vars}])
-    if named is None:
-        assert completed.returncode == 0, completed.stdout[-3000:]
-        # A limit the tenant leaves out is left to Loki's default, not written as null.
-        assert loki_runtime_problems(yaml.safe_load((render_dir / "loki" / "runtime-config.yaml").read_text()),
-                                     {tenant["name"]: tenant for tenant in TENANTS}) == []
-        return
-    assert completed.returncode != 0, case
-    failed = [result for result in results if result.get("failed")]
+]
+VALID_BASELINE = "valid baseline"
+PROMTOOL_REFUSES, PROMTOOL_ACCEPTS = "promtool refuses", "promtool accepts"
+NO_RENDER_DIRECTORY = "without a render directory"
+RULES_AFTER_THE_REFUSAL = "The rules file after promtool refused"
+
+
+def role_play(name: str, role_vars: dict, *, after_a_refusal: tuple[dict, ...] = ()) -> dict:
+    """A play running the role with ``role_vars``; the rescue lets a refused run end this play only, not the process,
+    and runs ``after_a_refusal`` (tasks looking at what the refused run left)."""
+    return {"name": name, "hosts": "localhost", "gather_facts": False, "tasks": [{"block": [
+        {"name": "Observability role", "ansible.builtin.include_role": {"name": "meridian.observability.observability"},
+         "vars": role_vars}],
+        "rescue": [{"name": "Refused", "ansible.builtin.debug": {"msg": "the role failed; the play's results say where"}},
+                   *after_a_refusal]}]}
+
+
+def failures(results: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+    return [(task, result) for task, result in results if result.get("failed")]
+
+
+def failure_message(result: dict) -> str:
     # A looped assert says "One or more items failed"; the item that failed carries the message.
-    message = " ".join([str(failed[0].get("msg", ""))] + [str(item.get("msg", "")) for item in failed[0].get("results", [])
-                                                        if item.get("failed")]) if failed else ""
+    return " ".join([str(result.get("msg", ""))] + [str(item.get("msg", "")) for item in result.get("results", [])
+                                                   if item.get("failed")])
+
+
+@pytest.fixture(scope="module")
+def localhost_runs(tmp_path_factory, promtool):
+    """Every bad input, its valid twin, the run without a render directory and promtool refusing then accepting: one
+    play each, in one ansible-playbook process (one process per case cost a second of CPU or more in start-up alone).
+    Each play has its own render directory, so what one play writes no other play reads."""
+    directory = tmp_path_factory.mktemp("observability-localhost")
+    render_dirs = {case: directory / f"case{number}" / "out" for number, (case, _, _) in enumerate(BAD_INPUTS)}
+    render_dirs[VALID_BASELINE] = directory / "valid" / "out"
+    render_dirs[PROMTOOL_REFUSES] = render_dirs[PROMTOOL_ACCEPTS] = directory / "promtool" / "out"
+    plays = [role_play(f"bad input: {case}", INVENTORY | {"observability_render_dir": str(render_dirs[case])} | variables)
+             for case, variables, _ in BAD_INPUTS]
+    plays += [role_play(VALID_BASELINE, INVENTORY | {"observability_render_dir": str(render_dirs[VALID_BASELINE])}),
+              role_play(NO_RENDER_DIRECTORY, INVENTORY),
+              # In this order: the refusing checker runs on an empty directory, the real one after it.
+              role_play(PROMTOOL_REFUSES, INVENTORY | {"observability_render_dir": str(render_dirs[PROMTOOL_REFUSES]),
+                                                       "observability_promtool_path": "/bin/false"},
+                        after_a_refusal=({"name": RULES_AFTER_THE_REFUSAL, "ansible.builtin.stat": {
+                            "path": str(render_dirs[PROMTOOL_REFUSES] / "prometheus" / "rules" / "platform.yml")}},)),
+              role_play(PROMTOOL_ACCEPTS, INVENTORY | {"observability_render_dir": str(render_dirs[PROMTOOL_ACCEPTS]),
+                                                       "observability_promtool_path": promtool})]
+    run = run_plays(directory, plays)
+    assert run.completed.returncode == 0, run.completed.stdout[-3000:] + run.completed.stderr[-3000:]
+    return run, render_dirs
+
+
+def test_the_valid_baseline_renders_and_leaves_out_limits_the_tenant_does_not_set(localhost_runs):
+    """The twin of every bad input: the same inventory without the bad value, in the same process, must render."""
+    run, render_dirs = localhost_runs
+    assert failures(run.plays[VALID_BASELINE]) == [], run.plays[VALID_BASELINE]
+    # A limit the tenant leaves out is left to Loki's default, not written as null.
+    assert loki_runtime_problems(yaml.safe_load((render_dirs[VALID_BASELINE] / "loki" / "runtime-config.yaml").read_text()),
+                                 {tenant["name"]: tenant for tenant in TENANTS}) == []
+
+
+@pytest.mark.parametrize(("case", "variables", "named"), BAD_INPUTS, ids=[case for case, _, _ in BAD_INPUTS])
+def test_bad_input_fails_in_preflight_naming_the_field(localhost_runs, case, variables, named):
+    run, render_dirs = localhost_runs
+    failed = failures(run.plays[f"bad input: {case}"])
+    assert failed, f"{case}: not refused"
+    task, result = failed[0]
+    assert "Preflight |" in task, (case, task)
+    message = failure_message(result)
     assert named in message and "Fix" in message, (case, failed)
-    assert not render_dir.exists(), f"{case}: something was rendered before the refusal"
+    assert not render_dirs[case].exists(), f"{case}: something was rendered before the refusal"
 
 
-def test_without_a_render_directory_nothing_is_rendered_and_the_run_says_so(tmp_path):
-    results, completed = run_tasks(tmp_path, [{"name": "Observability role", "ansible.builtin.include_role":
-                                               {"name": "meridian.observability.observability"}, "vars": INVENTORY}])
-    assert completed.returncode == 0, completed.stdout[-3000:]
+def test_without_a_render_directory_nothing_is_rendered_and_the_run_says_so(localhost_runs):
+    run, _ = localhost_runs
+    results = [result for _, result in run.plays[NO_RENDER_DIRECTORY]]
+    assert failures(run.plays[NO_RENDER_DIRECTORY]) == []
     assert not [result for result in results if result.get("changed")]
     assert any("nothing is rendered" in str(result.get("msg", "")) for result in results)
     assert not [result for result in results if result.get("action") == "ansible.builtin.template"
                 and not result.get("skipped")]
+
+
+def test_the_role_runs_promtool_and_stops_when_it_refuses(localhost_runs):
+    """The real promtool passes (the fixture's run); a checker that refuses everything stops the role, rules unwritten."""
+    run, render_dirs = localhost_runs
+    failed = failures(run.plays[PROMTOOL_REFUSES])
+    assert failed and "validate" in str(failed[0][1].get("msg", "")), failed
+    # Stopped at the rules: nothing after them ran, so neither the rules file nor promtool's checks of it.
+    assert failed[0][0].endswith("Render | Prometheus platform rules"), failed[0][0]
+    assert not [task for task, result in run.plays[PROMTOOL_REFUSES][run.plays[PROMTOOL_REFUSES].index(failed[0]) + 1:]
+                if "Render |" in task], run.plays[PROMTOOL_REFUSES]
+    (left,) = [result for task, result in run.plays[PROMTOOL_REFUSES] if task == RULES_AFTER_THE_REFUSAL]
+    assert left["stat"]["exists"] is False, left
+    # The same directory with the real promtool: the run completes and writes the rules.
+    assert failures(run.plays[PROMTOOL_ACCEPTS]) == [], run.plays[PROMTOOL_ACCEPTS]
+    assert [result for task, result in run.plays[PROMTOOL_ACCEPTS] if task.endswith("Prometheus platform rules")
+            and result.get("changed")], "the accepting run wrote the rules the refusing one did not"
+    assert (render_dirs[PROMTOOL_ACCEPTS] / "prometheus" / "rules" / "platform.yml").is_file()
 
 
 def test_check_mode_on_a_fresh_directory_predicts_changes_and_writes_nothing(tmp_path):
@@ -519,20 +587,3 @@ def test_check_mode_on_a_fresh_directory_predicts_changes_and_writes_nothing(tmp
     assert completed.returncode == 0, completed.stdout[-3000:]
     assert [result for result in results if result.get("action") == "ansible.builtin.template" and result.get("changed")]
     assert not render_dir.exists()
-
-
-def test_the_role_runs_promtool_and_stops_when_it_refuses(tmp_path, promtool):
-    """The real promtool passes (the fixture's run); a checker that refuses everything stops the role, rules unwritten."""
-    render_dir = tmp_path / "out"
-    role_vars = INVENTORY | {"observability_render_dir": str(render_dir), "observability_promtool_path": "/bin/false"}
-    results, completed = run_tasks(tmp_path, [{"name": "Observability role", "ansible.builtin.include_role":
-                                               {"name": "meridian.observability.observability"}, "vars": role_vars}])
-    assert completed.returncode != 0
-    failed = [result for result in results if result.get("failed")]
-    assert failed and "validate" in str(failed[0].get("msg", "")), failed
-    assert not (render_dir / "prometheus" / "rules" / "platform.yml").exists()
-    role_vars["observability_promtool_path"] = promtool
-    _, completed = run_tasks(tmp_path, [{"name": "Observability role", "ansible.builtin.include_role":
-                                         {"name": "meridian.observability.observability"}, "vars": role_vars}])
-    assert completed.returncode == 0, completed.stdout[-3000:]
-    assert (render_dir / "prometheus" / "rules" / "platform.yml").is_file()

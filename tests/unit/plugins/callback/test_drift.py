@@ -34,9 +34,12 @@ def check_run_on_localhost(playbook, *, diff: bool, cwd=REPO, **environment: str
         cwd=cwd, capture_output=True, text=True, timeout=300, check=False, env=ansible_env(**environment))
 
 
-@pytest.fixture
-def drift_run(tmp_path):
-    """Run the stand-in playbook in check mode with diff; (report dict, markdown, ansible stdout, rc)."""
+@pytest.fixture(scope="module")
+def drift_run(tmp_path_factory):
+    """Run the stand-in playbook in check mode with diff; (report dict, markdown, ansible stdout, rc).
+
+    Once for the module: the tests only read what the run reported."""
+    tmp_path = tmp_path_factory.mktemp("drift")
     target = tmp_path / "target"
     target.mkdir()
     for name in ("layer.conf", "secret.conf", "b.conf"):
