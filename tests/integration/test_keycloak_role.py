@@ -263,7 +263,7 @@ BAD_TENANTS = {
     "empty owners": ({"owners": []}, "owners must be a non-empty list"),
     "owner that is no user name": ({"owners": ["not a user!"]}, "owners must be a non-empty list"),
     "viewers not a list": ({"viewers": "sre@acme.example"}, "viewers"),
-    "unknown state": ({"state": "deleted"}, ".state is \"deleted\""),
+    "unknown state": ({"state": "deleted"}, '.state is \\"deleted\\"'),
     "tenant name not a DNS label": ({"name": "Bad_Name"}, "keycloak_tenants: tenant Bad_Name is invalid"),
     "reserved tenant name": ({"name": "master"}, "keycloak_tenants: tenant master is invalid"),
     "no regions": ({"regions": []}, "lists no regions"),
