@@ -52,6 +52,13 @@ options:
     type: list
     elements: dict
     required: true
+  peering:
+    description:
+      - A spoke's peering with the hub, as the network role's peering tasks set it up; omitted for the hub.
+      - C(hub_region); C(hub_filters) that find the hub's Transit Gateway there; C(tags) of the peering (both sides);
+        C(peer_cidrs), the VPC ranges the spoke's gateway routes over the peering; C(vpc_cidr), the range the hub's
+        gateway routes back.
+    type: dict
 attributes:
   check_mode:
     description: Reads only, in check mode as in a normal run.
@@ -78,10 +85,12 @@ EXAMPLES = r"""
 
 RETURN = r"""
 differs:
-  description: Per kind (C(vpc), C(subnets), C(gateways), C(transit_gateway), C(route_tables)), whether its task must run.
+  description:
+    - Per kind (C(vpc), C(subnets), C(gateways), C(transit_gateway), C(route_tables), C(peering)), whether its tasks must
+      run. C(peering) is false without O(peering).
   returned: always
   type: dict
-  sample: {vpc: false, subnets: false, gateways: false, transit_gateway: false, route_tables: true}
+  sample: {vpc: false, subnets: false, gateways: false, transit_gateway: false, route_tables: true, peering: true}
 differing:
   description: The kinds that differ by themselves (not only because an earlier kind does), for the log.
   returned: always
@@ -130,6 +139,7 @@ REQUIRED_KEYS = {
     "vpc": ("filters", "cidr_block", "dns_support", "dns_hostnames", "tags"),
     "gateways": ("internet_gateway_tags", "nat_azs", "eip_filters", "nat_gateway_filters"),
     "transit_gateway": ("filters", "tags", "attachment_subnets", "attachment_dns_support", "attachment_tags"),
+    "peering": ("hub_region", "hub_filters", "tags", "peer_cidrs", "vpc_cidr"),
 }
 
 
@@ -140,12 +150,17 @@ def main() -> None:
         gateways=dict(type="dict", required=True),
         transit_gateway=dict(type="dict", required=True),
         route_tables=dict(type="list", elements="dict", required=True),
+        peering=dict(type="dict"),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    problems = missing_keys(module.params, REQUIRED_KEYS)
+    problems = missing_keys(module.params, {option: keys for option, keys in REQUIRED_KEYS.items()
+                                            if option != "peering" or module.params["peering"]})
     if problems:
         module.fail_json(msg="; ".join(problems))
-    plan = NetworkPlan(module.client("ec2", retry_decorator=AWSRetry.jittered_backoff(retries=10)))
+    retry = AWSRetry.jittered_backoff(retries=10)
+    peering = module.params["peering"]
+    plan = NetworkPlan(module.client("ec2", retry_decorator=retry),
+                       module.client("ec2", retry_decorator=retry, region=peering["hub_region"]) if peering else None)
     try:
         result = plan.compare(dict(module.params, vpc=dict(module.params["vpc"], purge_tags=True)))
     except AnsibleAWSError as error:

@@ -146,6 +146,26 @@ def test_check_mode_predicts_no_change(converged, endpoint):
         assert counts["changed"] == 0 and counts["failed"] == 0, (region, counts)
 
 
+def test_a_hand_change_is_shown_and_repaired_by_the_next_run(converged, endpoint, aws_client):
+    """The plan-first path still repairs drift: a deleted default route and a hand tag on the internet gateway make
+    their kinds' tasks run, print their diff and put both back (the network play only: the cheapest run that shows it)."""
+    ec2 = aws_client("ec2", HUB)
+    public = next(table for table in ec2.describe_route_tables(Filters=ours(HUB))["RouteTables"]
+                  if {"Key": "meridian:tier", "Value": "public"} in table["Tags"])
+    igw = ec2.describe_internet_gateways(Filters=ours(HUB))["InternetGateways"][0]["InternetGatewayId"]
+    ec2.delete_route(RouteTableId=public["RouteTableId"], DestinationCidrBlock="0.0.0.0/0")
+    ec2.create_tags(Resources=[igw], Tags=[{"Key": "owner", "Value": "by-hand"}])
+    result = playbook(endpoint, "playbooks/site.yml", "-l", HUB, "--tags", "network", "--diff")
+    counts = recap(result.stdout, HUB)
+    assert counts["failed"] == 0 and counts["changed"] == 2, counts  # the internet gateway's tags and the route table
+    assert f"0.0.0.0/0: {igw}" in result.stdout  # the route table's diff
+    public = ec2.describe_route_tables(RouteTableIds=[public["RouteTableId"]])["RouteTables"][0]
+    assert {"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": igw} in [
+        {key: route[key] for key in ("DestinationCidrBlock", "GatewayId") if key in route} for route in public["Routes"]]
+    tags = ec2.describe_internet_gateways(InternetGatewayIds=[igw])["InternetGateways"][0]["Tags"]
+    assert "owner" not in {tag["Key"] for tag in tags}
+
+
 def test_peering_is_available_in_both_regions(converged, aws_client):
     spoke_side = live_peerings(aws_client, SPOKE)
     hub_side = live_peerings(aws_client, HUB)

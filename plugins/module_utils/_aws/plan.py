@@ -25,11 +25,13 @@ from .eks import describe_nodegroups
 from .iam_oidc import OpenIdConnectProviderService
 from .iam_roles import ServiceRoleService
 from .kms import AliasedKeyService
+from .transit_gateway import TransitGatewayPeeringService
+from .transit_gateway import TransitGatewayRouteService
 from .vpc import RouteTableService
 from .vpc import SubnetService
 from .vpc import VpcService
 
-NETWORK_KINDS = ("vpc", "subnets", "gateways", "transit_gateway", "route_tables")
+NETWORK_KINDS = ("vpc", "subnets", "gateways", "transit_gateway", "route_tables", "peering")
 EKS_KINDS = ("iam", "kms", "cluster", "nodegroups", "oidc")
 # Route targets of the symbolic route table plan: `internet_gateway`, `nat_gateway:<az>`, `transit_gateway`.
 _TARGET_OPTION = {"internet_gateway": "gateway_id", "nat_gateway": "nat_gateway_id", "transit_gateway": "transit_gateway_id"}
@@ -71,8 +73,10 @@ def resolve_route_tables(route_tables: list[dict], subnet_ids: dict, targets: di
 class NetworkPlan:
     """Reads a region's network (about ten reads) and reports which kinds differ, with the ids later tasks use."""
 
-    def __init__(self, client) -> None:
+    def __init__(self, client, hub_client=None) -> None:
         self.client = client
+        # An EC2 client in the hub's region, for a spoke's peering (None for the hub).
+        self.hub_client = hub_client
 
     def compare(self, params: dict) -> dict:
         own = dict.fromkeys(NETWORK_KINDS, False)
@@ -100,7 +104,29 @@ class NetworkPlan:
             {"vpc_id": vpc_id, "purge_tags": True,
              "route_tables": resolve_route_tables(params["route_tables"], subnet_ids, targets)}, check_mode=True)
         own["route_tables"] = tables["changed"]
+        if params.get("peering"):
+            own["peering"] = self._peering_differs(params["peering"], found["transit_gateway"])
         return {"own": own, "differs": _propagate(own, NETWORK_KINDS), **found}
+
+    def _peering_differs(self, wanted: dict, gateway: dict) -> bool:
+        """The spoke's peering with the hub, accepted there, and the static routes on both sides, as peering.yml sets them."""
+        hubs = call(self.hub_client, "describe_transit_gateways", "describe the hub's Transit Gateway by its tags",
+                    Filters=_filters(wanted["hub_filters"])).get("TransitGateways", [])
+        if len(hubs) != 1 or not gateway:
+            return True
+        hub = hubs[0]
+        peering = TransitGatewayPeeringService(self.client, self.hub_client).ensure_present(
+            {"transit_gateway_id": gateway["transit_gateway_id"], "peer_transit_gateway_id": hub["TransitGatewayId"],
+             "tags": wanted["tags"], "purge_tags": True}, check_mode=True)
+        attachment = peering["attachment"]
+        if peering["changed"] or not attachment:
+            return True
+        attachment_id = attachment["TransitGatewayAttachmentId"]
+        routes = [(self.client, gateway["association_default_route_table_id"], cidr) for cidr in wanted["peer_cidrs"]]
+        routes.append((self.hub_client, (hub.get("Options") or {}).get("AssociationDefaultRouteTableId", ""), wanted["vpc_cidr"]))
+        return any(TransitGatewayRouteService(client).ensure(
+            {"route_table_id": table, "destination_cidr_block": cidr, "transit_gateway_attachment_id": attachment_id,
+             "state": "present"}, check_mode=True)["changed"] for client, table, cidr in routes)
 
     def _gateways_differ(self, params: dict, vpc_id: str, found: dict) -> bool:
         gateways = params["gateways"]
