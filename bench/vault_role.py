@@ -17,15 +17,11 @@ Usage: .venv/bin/python bench/vault_role.py [--tenants 50] [--region eu-west-1]
 from __future__ import annotations
 
 import argparse
-import http.server
 import json
 import pathlib
 import sys
 import tempfile
-import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import Counter
 
@@ -35,50 +31,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.support.ansible import run_ansible  # noqa: E402
-
-
-class CountingProxy(http.server.ThreadingHTTPServer):
-    """Forwards every request to OpenBao unchanged and counts it by method (headers and bodies are never kept)."""
-
-    def __init__(self, upstream: str) -> None:
-        self.upstream, self.counts, self.lock = upstream.rstrip("/"), Counter(), threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Forward)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def take(self) -> Counter:
-        with self.lock:
-            counts, self.counts = self.counts, Counter()
-        return counts
-
-
-class _Forward(http.server.BaseHTTPRequestHandler):
-    def _forward(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else None
-        headers = {key: value for key, value in self.headers.items() if key.lower() not in ("host", "connection")}
-        request = urllib.request.Request(self.server.upstream + self.path, data=body, headers=headers, method=self.command)
-        with self.server.lock:
-            self.server.counts[self.command] += 1
-        try:
-            with urllib.request.urlopen(request, timeout=60) as answer:
-                status, answer_headers, payload = answer.status, answer.headers.items(), answer.read()
-        except urllib.error.HTTPError as err:
-            status, answer_headers, payload = err.code, err.headers.items(), err.read()
-        self.send_response(status)
-        for key, value in answer_headers:
-            if key.lower() not in ("transfer-encoding", "connection", "content-length"):
-                self.send_header(key, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_LIST = do_PATCH = _forward
-
-    def log_message(self, *args) -> None:  # quiet: nothing of a request is printed
-        pass
+from tests.support.counting_proxy import CountingProxy  # noqa: E402
 
 
 def tenants(count: int, run: str, region: str, state: str = "present") -> list[dict]:
@@ -113,7 +66,6 @@ def main() -> None:
     args = parser.parse_args()
     lab = json.loads((REPO / ".lab" / "lab.json").read_text())
     proxy = CountingProxy(lab["regions"][args.region]["vault"]["addr"])
-    threading.Thread(target=proxy.serve_forever, daemon=True).start()
     run = uuid.uuid4().hex[:4]
     present = {"vault_tenants": tenants(args.tenants, run, args.region)}
     absent = {"vault_tenants": tenants(args.tenants, run, args.region, "absent"), "vault_purge_offboarded_secrets": True}
