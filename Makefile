@@ -99,6 +99,10 @@ policy-test: lab-build ## Gatekeeper policies: opa check and opa test of every R
 		"$$opa" test --verbose roles/policy/files/rego tests/policy/rego
 	gator=$$($(PY) -m lab tool-path gator) && "$$gator" verify --verbose tests/policy/gator/...
 
+.PHONY: bench-aws
+bench-aws: bootstrap ## AWS layer (network + eks) of REGION (default us-east-1) on a private moto: first run, no-change re-run and check --diff with wall time and AWS calls (no lab lock)
+	$(PY) bench/aws_layer.py --region $(or $(REGION),us-east-1)
+
 # ---------------------------------------------------------------- delivery
 EE_DIR := $(ANSIBLE_HOME)/ee
 .PHONY: ee

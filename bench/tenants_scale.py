@@ -2,7 +2,8 @@
 """N tenants (default 60) in both lab regions through playbooks/tenants.yml: first run, no-change re-run, offboarding.
 
 What it prints for each run: wall time, changed tasks, module executions (a looped task counts one per item), and the
-requests that reached each system, split into reads and writes, per tenant and per managed object. Requests are
+requests that reached each system, split into reads and writes (signing in to Keycloak is neither), per tenant and
+per managed object, and the slowest tasks. Requests are
 counted on the wire, by forwarding proxies in this process that the run's endpoints point at (never by what a module
 says about itself): Keycloak, each region's OpenBao, and each region's Kubernetes API server as the tenant role sees it
 (the proxy presents the lab's admin client certificate upstream). The vault role's few reviewer calls to the API
@@ -17,6 +18,7 @@ Usage: .venv/bin/python bench/tenants_scale.py [--tenants 60]
 from __future__ import annotations
 
 import argparse
+import datetime
 import base64
 import json
 import pathlib
@@ -85,16 +87,23 @@ def inventory(directory: pathlib.Path, names: list[str], state: str, host_vars: 
     return target
 
 
-def module_executions(output: dict) -> Counter:
-    """Module runs by action: a looped task counts once per item; skipped tasks and items do not count."""
+def module_executions(output: dict) -> tuple[Counter, Counter]:
+    """Module runs by action (a looped task counts once per item; skipped tasks and items do not), and the seconds
+    each task took, by its name."""
     counts: Counter = Counter()
+    seconds: Counter = Counter()
     for play in output["plays"]:
         for task in play["tasks"]:
-            action = task["task"].get("action") or "?"
+            duration = task["task"].get("duration") or {}
+            if duration.get("start") and duration.get("end"):
+                seconds[task["task"]["name"]] += (datetime.datetime.fromisoformat(duration["end"].replace("Z", "+00:00"))
+                                                  - datetime.datetime.fromisoformat(duration["start"].replace("Z", "+00:00"))
+                                                  ).total_seconds()
             for result in task["hosts"].values():
                 items = result.get("results") if isinstance(result.get("results"), list) else [result]
-                counts[action] += sum(1 for item in items if isinstance(item, dict) and not item.get("skipped"))
-    return counts
+                counts[result.get("action") or "?"] += sum(
+                    1 for item in items if isinstance(item, dict) and not item.get("skipped"))
+    return counts, seconds
 
 
 def run(inventory_dir: pathlib.Path, proxies: list[CountingProxy]) -> dict:
@@ -108,8 +117,9 @@ def run(inventory_dir: pathlib.Path, proxies: list[CountingProxy]) -> dict:
     requests: dict[str, Counter] = {}
     for proxy in proxies:
         requests.setdefault(proxy.name.split()[0], Counter()).update(proxy.take())
+    modules, task_seconds = module_executions(output)
     return {"seconds": round(seconds, 1), "changed": sum(stats["changed"] for stats in output["stats"].values()),
-            "modules": module_executions(output), "requests": requests}
+            "modules": modules, "task_seconds": task_seconds, "requests": requests}
 
 
 def describe(label: str, row: dict, tenants: int) -> None:
@@ -118,6 +128,9 @@ def describe(label: str, row: dict, tenants: int) -> None:
           f"({sum(modules.values()) / tenants:.2f} per tenant)")
     for action, count in sorted(modules.items(), key=lambda pair: (-pair[1], pair[0])):
         print(f"    {count:>5}  {action}")
+    print("    slowest tasks (seconds, both regions):")
+    for name, spent in row["task_seconds"].most_common(8):
+        print(f"    {spent:>7.1f}  {name}")
     print(f"    {'system':<12}{'reads':>7}{'writes':>8}{'reads/tenant':>14}{'reads/object':>14}{'managed objects':>17}")
     for system, counts in sorted(row["requests"].items()):
         reads, writes = reads_and_writes(counts)

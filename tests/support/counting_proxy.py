@@ -15,6 +15,8 @@ import urllib.parse
 from collections import Counter
 
 READ_METHODS = frozenset({"GET", "HEAD", "LIST"})
+# Signing in is neither a read nor a write of anything managed: counted as SESSION.
+SESSION_PATH_ENDINGS = ("/protocol/openid-connect/token",)
 
 
 class CountingProxy(http.server.ThreadingHTTPServer):
@@ -41,7 +43,7 @@ class CountingProxy(http.server.ThreadingHTTPServer):
 
 def reads_and_writes(counts: Counter) -> tuple[int, int]:
     reads = sum(count for method, count in counts.items() if method in READ_METHODS)
-    return reads, sum(counts.values()) - reads
+    return reads, sum(counts.values()) - reads - counts["SESSION"]
 
 
 class _Forward(http.server.BaseHTTPRequestHandler):
@@ -52,8 +54,9 @@ class _Forward(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
         headers = {key: value for key, value in self.headers.items() if key.lower() not in ("host", "connection")}
+        session = urllib.parse.urlsplit(self.path).path.endswith(SESSION_PATH_ENDINGS)
         with server.lock:
-            server.counts[self.command] += 1
+            server.counts["SESSION" if session else self.command] += 1
         if server.tls is None:
             upstream = http.client.HTTPConnection(server.upstream_host, server.upstream_port, timeout=120)
         else:
