@@ -11,7 +11,8 @@ type: aggregate
 short_description: Report what a check-mode run would change, by region and layer
 description:
   - Records every task result that reports a change while the play runs in check mode, with the host (a region of
-    the topology inventory), the layer (the role the task belongs to), the task, the loop item and the diff.
+    the topology inventory), the layer (the role the task belongs to), the task, the loop item (or the changed
+    tenants of a module that converges many at once) and the diff.
   - Records failed and unreachable hosts too, so a run that broke never reads as "no drift".
   - At the end of the run writes C(drift.json) and C(drift.md) into O(output_dir) and prints a short summary, which
     is what an AWX job's output shows.
@@ -152,6 +153,16 @@ def redact_diff(diff: dict) -> dict:
     return safe
 
 
+def changed_tenants_label(outcome: dict) -> str:
+    """The changed tenants of a plural tenant module's result (its C(tenants) mapping by name), comma separated.
+
+    One call converges every tenant of a region, so the tenant names are the item a loop used to give."""
+    tenants = outcome.get("tenants")
+    if not isinstance(tenants, dict):
+        return ""
+    return ", ".join(sorted(name for name, entry in tenants.items() if isinstance(entry, dict) and entry.get("changed")))
+
+
 def group_changes(changes: list[dict]) -> dict:
     """{region: {layer: count}} in sorted order."""
     summary: dict = {}
@@ -248,7 +259,7 @@ class CallbackModule(CallbackBase):
                 if isinstance(item_result, dict) and item_result.get("changed"):
                     self._record_change(result, item_result, self._item_label(result._task, item_result))
         elif outcome.get("changed"):
-            self._record_change(result, outcome, "")
+            self._record_change(result, outcome, "" if result._task.no_log else changed_tenants_label(outcome))
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
         if self._active and not ignore_errors:

@@ -70,6 +70,15 @@ def drift_run(tmp_path_factory):
         - name: Helper | Write the helper's file
           ansible.builtin.copy: {{dest: "{target}/helper.conf", content: "helper\\n"}}
         """))
+    # A plural tenant module's result: one call, a mapping of tenants by name, two of three changed.
+    library = tmp_path / "library"
+    library.mkdir()
+    (library / "fake_tenants.py").write_text(textwrap.dedent("""\
+        from ansible.module_utils.basic import AnsibleModule
+        module = AnsibleModule(argument_spec={}, supports_check_mode=True)
+        module.exit_json(changed=True, tenants={"acme": {"changed": True}, "globex": {"changed": False},
+                                                "initech": {"changed": True}})
+        """))
     playbook = tmp_path / "drift.yml"
     playbook.write_text(textwrap.dedent(f"""\
         - name: Loose tasks
@@ -78,6 +87,8 @@ def drift_run(tmp_path_factory):
           tasks:
             - name: Outside any role
               ansible.builtin.copy: {{dest: "{target}/loose.conf", content: "loose\\n"}}
+            - name: Many tenants in one call
+              fake_tenants: {{}}
         - name: Roles
           hosts: localhost
           gather_facts: false
@@ -85,7 +96,8 @@ def drift_run(tmp_path_factory):
         """))
     output = tmp_path / "report"
     completed = check_run_on_localhost(playbook, diff=True, MERIDIAN_DRIFT_DIR=str(output),
-                                       MERIDIAN_DRIFT_ENVIRONMENT="unit", ANSIBLE_ROLES_PATH=str(tmp_path / "roles"))
+                                       MERIDIAN_DRIFT_ENVIRONMENT="unit", ANSIBLE_ROLES_PATH=str(tmp_path / "roles"),
+                                       ANSIBLE_LIBRARY=str(library))
     assert (target / "rendered.conf").exists(), "the check_mode: false task should really have run"
     report = json.loads((output / "drift.json").read_text())
     return report, (output / "drift.md").read_text(), completed.stdout, completed.returncode
@@ -98,20 +110,22 @@ def test_changes_are_recorded_by_host_and_layer_with_their_diffs(drift_run):
     found = {(change["layer"], change["task"], change["item"]) for change in report["changes"]}
     assert found == {
         ("Loose tasks", "Outside any role", ""),
+        ("Loose tasks", "Many tenants in one call", "acme, initech"),
         ("fakelayer", "Layer | Write the layer's configuration", ""),
         ("fakelayer", "Layer | Write a secret", ""),
         ("fakelayer", "Layer | Files per item", "b"),
         ("fakelayer", "Helper | Write the helper's file", ""),
     }
     assert {change["region"] for change in report["changes"]} == {"localhost"}
-    assert report["summary"] == {"localhost": {"Loose tasks": 1, "fakelayer": 4}}
-    assert report["counts"] == {"changes": 5, "failures": 0}
+    assert report["summary"] == {"localhost": {"Loose tasks": 2, "fakelayer": 4}}
+    assert report["counts"] == {"changes": 6, "failures": 0}
     [layer_change] = [c for c in report["changes"] if c["task"] == "Layer | Write the layer's configuration"]
     assert "-old\n+new" in layer_change["diff"] and "\x1b[" not in layer_change["diff"]
     assert "| localhost | fakelayer | 4 |" in markdown and "DRIFT REPORT" in stdout
     # The end of the run's output names each difference: all an AWX job (no output directory) has to show.
     assert "drift:   localhost / fakelayer: Layer | Files per item (b)" in stdout
     assert "drift:   localhost / Loose tasks: Outside any role" in stdout
+    assert "drift:   localhost / Loose tasks: Many tenants in one call (acme, initech)" in stdout
 
 
 def test_a_no_log_task_reaches_the_report_without_its_content(drift_run):
