@@ -113,7 +113,8 @@ def test_workflow_runs_site_on_the_hub_then_the_spoke(lab, tmp_path):
     """The workflow's nodes in order: site with the survey answer of the hub, then of the spoke, each only its region.
 
     A node that changed something (the lab was not converged yet) is launched once more and must then change nothing,
-    which is what the next workflow run in AWX would see.
+    which is what the next workflow run in AWX would see. In a full run the lab was just converged by
+    test_drift_report (conftest orders this module after it), so each node's one run is itself the no-change run.
     """
     for region in (HUB, SPOKE):
         runner = launch(lab, tmp_path, "site", survey={DATA["awx_workflow"]["region_variable"]: region})
