@@ -130,7 +130,7 @@ def test_hand_changes_are_named_by_region_and_layer(converged, limits_path, tena
         assert limit_change["item"] == TENANT and limit_change["task"].startswith("Thanos |")
         assert f"-        series_limit: {HAND_SERIES_LIMIT}" in limit_change["diff"]
         [quota_change] = [change for change in report["changes"] if change["region"] == SPOKE]
-        assert quota_change["task"] == "Onboard | Apply the Tenant of every tenant present in this region"
+        assert quota_change["task"] == "Onboard | Apply the Tenant of every present tenant whose object differs"
         assert f"Tenant/{TENANT}" in quota_change["diff"]
         assert re.search(rf'^-\s+"pods": {HAND_PODS},?$', quota_change["diff"], re.M), quota_change["diff"]
         assert f"| {HUB} | tenant | 1 |" in markdown and f"| {SPOKE} | tenant | 1 |" in markdown
