@@ -4,7 +4,7 @@ The module converges both regions with site.yml (a no-change run when another su
 `python -m delivery.drift` over the whole lab (every layer, both regions) and expects exit 0 and an empty report.
 Then it changes two things by hand, the way an operator with access would:
   * acme's request series limit in us-east-1's Thanos limits (the lab's receive reads the limits file the tenant
-    layer keeps through thanos_tenant);
+    layer keeps through thanos_tenants);
   * acme's pod quota in eu-west-1's cluster. A direct edit of the ResourceQuota would be reverted by the tenant
     operator within its resync, before any report could see it, so the edit goes to the Tenant object the operator
     reconciles the quota from: the cluster's declared quota then differs from the topology.
@@ -128,7 +128,10 @@ def test_hand_changes_are_named_by_region_and_layer(converged, limits_path, tena
         assert report["summary"] == {SPOKE: {"tenant": 1}, HUB: {"tenant": 1}}
         [limit_change] = [change for change in report["changes"] if change["region"] == HUB]
         assert limit_change["item"] == TENANT and limit_change["task"].startswith("Thanos |")
-        assert f"-        series_limit: {HAND_SERIES_LIMIT}" in limit_change["diff"]
+        # thanos_tenants' diff is the tenant's entry before and after (as JSON), one entry per changed tenant.
+        assert f"thanos tenant {TENANT}" in limit_change["diff"]
+        assert re.search(rf'^-\s+"series_limit": {HAND_SERIES_LIMIT},?$', limit_change["diff"], re.M), limit_change["diff"]
+        assert re.search(r'^\+\s+"series_limit": \d+,?$', limit_change["diff"], re.M), limit_change["diff"]
         [quota_change] = [change for change in report["changes"] if change["region"] == SPOKE]
         assert quota_change["task"] == "Onboard | Apply the Tenant of every present tenant whose object differs"
         assert f"Tenant/{TENANT}" in quota_change["diff"]
