@@ -22,8 +22,11 @@ def _held_by(desired, live) -> bool:
     if isinstance(desired, list):
         return (isinstance(live, list) and len(desired) == len(live)
                 and all(_held_by(wanted, held) for wanted, held in zip(desired, live)))
-    # bool is an int in Python: True must not match 1.
-    return type(desired) is type(live) and desired == live
+    # bool is an int in Python: True must not match 1. Other types compare by value: Ansible hands a filter its
+    # strings as subclasses of str (templated values carry tags), while a module's result holds plain ones.
+    if isinstance(desired, bool) or isinstance(live, bool):
+        return isinstance(desired, bool) and isinstance(live, bool) and desired == live
+    return desired == live
 
 
 def _identity(obj: dict) -> tuple:
