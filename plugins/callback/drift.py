@@ -12,7 +12,7 @@ short_description: Report what a check-mode run would change, by region and laye
 description:
   - Records every task result that reports a change while the play runs in check mode, with the host (a region of
     the topology inventory), the layer (the role the task belongs to), the task, the loop item (or the changed
-    tenants of a module that converges many at once) and the diff.
+    tenants of a module that converges many at once, or the one Kubernetes object applied) and the diff.
   - Records failed and unreachable hosts too, so a run that broke never reads as "no drift".
   - At the end of the run writes C(drift.json) and C(drift.md) into O(output_dir) and prints a short summary, which
     is what an AWX job's output shows.
@@ -154,13 +154,17 @@ def redact_diff(diff: dict) -> dict:
 
 
 def changed_tenants_label(outcome: dict) -> str:
-    """The changed tenants of a plural tenant module's result (its C(tenants) mapping by name), comma separated.
-
-    One call converges every tenant of a region, so the tenant names are the item a loop used to give."""
+    """What a task without a loop changed, as a loop item would name it: the changed tenants of a plural tenant
+    module (its C(tenants) mapping by name, comma separated), or C(Kind/name) of the one Kubernetes object a
+    kubernetes.core.k8s task applied. One call converges many tenants or objects, so these are the items."""
     tenants = outcome.get("tenants")
-    if not isinstance(tenants, dict):
-        return ""
-    return ", ".join(sorted(name for name, entry in tenants.items() if isinstance(entry, dict) and entry.get("changed")))
+    if isinstance(tenants, dict):
+        return ", ".join(sorted(name for name, entry in tenants.items()
+                                if isinstance(entry, dict) and entry.get("changed")))
+    applied = outcome.get("result")
+    if isinstance(applied, dict) and applied.get("kind") and isinstance(applied.get("metadata"), dict):
+        return f"{applied['kind']}/{applied['metadata'].get('name', '')}"
+    return ""
 
 
 def group_changes(changes: list[dict]) -> dict:

@@ -134,7 +134,8 @@ def test_hand_changes_are_named_by_region_and_layer(converged, limits_path, tena
         assert re.search(r'^\+\s+"series_limit": \d+,?$', limit_change["diff"], re.M), limit_change["diff"]
         [quota_change] = [change for change in report["changes"] if change["region"] == SPOKE]
         assert quota_change["task"] == "Onboard | Apply the Tenant of every present tenant whose object differs"
-        assert f"Tenant/{TENANT}" in quota_change["diff"]
+        # Only the hand-changed Tenant is applied (the others match their LIST entry), and the report names it.
+        assert quota_change["item"] == f"Tenant/{TENANT}"
         assert re.search(rf'^-\s+"pods": {HAND_PODS},?$', quota_change["diff"], re.M), quota_change["diff"]
         assert f"| {HUB} | tenant | 1 |" in markdown and f"| {SPOKE} | tenant | 1 |" in markdown
         assert f"## {HUB}" in markdown and f"## {SPOKE}" in markdown and str(HAND_SERIES_LIMIT) in markdown

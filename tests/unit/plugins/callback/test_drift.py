@@ -79,6 +79,12 @@ def drift_run(tmp_path_factory):
         module.exit_json(changed=True, tenants={"acme": {"changed": True}, "globex": {"changed": False},
                                                 "initech": {"changed": True}})
         """))
+    # kubernetes.core.k8s applying one object returns it as result.
+    (library / "fake_k8s.py").write_text(textwrap.dedent("""\
+        from ansible.module_utils.basic import AnsibleModule
+        module = AnsibleModule(argument_spec={}, supports_check_mode=True)
+        module.exit_json(changed=True, result={"kind": "Tenant", "metadata": {"name": "acme"}})
+        """))
     playbook = tmp_path / "drift.yml"
     playbook.write_text(textwrap.dedent(f"""\
         - name: Loose tasks
@@ -89,6 +95,8 @@ def drift_run(tmp_path_factory):
               ansible.builtin.copy: {{dest: "{target}/loose.conf", content: "loose\\n"}}
             - name: Many tenants in one call
               fake_tenants: {{}}
+            - name: One Kubernetes object applied
+              fake_k8s: {{}}
         - name: Roles
           hosts: localhost
           gather_facts: false
@@ -111,14 +119,15 @@ def test_changes_are_recorded_by_host_and_layer_with_their_diffs(drift_run):
     assert found == {
         ("Loose tasks", "Outside any role", ""),
         ("Loose tasks", "Many tenants in one call", "acme, initech"),
+        ("Loose tasks", "One Kubernetes object applied", "Tenant/acme"),
         ("fakelayer", "Layer | Write the layer's configuration", ""),
         ("fakelayer", "Layer | Write a secret", ""),
         ("fakelayer", "Layer | Files per item", "b"),
         ("fakelayer", "Helper | Write the helper's file", ""),
     }
     assert {change["region"] for change in report["changes"]} == {"localhost"}
-    assert report["summary"] == {"localhost": {"Loose tasks": 2, "fakelayer": 4}}
-    assert report["counts"] == {"changes": 6, "failures": 0}
+    assert report["summary"] == {"localhost": {"Loose tasks": 3, "fakelayer": 4}}
+    assert report["counts"] == {"changes": 7, "failures": 0}
     [layer_change] = [c for c in report["changes"] if c["task"] == "Layer | Write the layer's configuration"]
     assert "-old\n+new" in layer_change["diff"] and "\x1b[" not in layer_change["diff"]
     assert "| localhost | fakelayer | 4 |" in markdown and "DRIFT REPORT" in stdout
