@@ -153,7 +153,7 @@ def redact_diff(diff: dict) -> dict:
     return safe
 
 
-def changed_tenants_label(outcome: dict) -> str:
+def changed_items_label(outcome: dict) -> str:
     """What a task without a loop changed, as a loop item would name it: the changed tenants of a plural tenant
     module (its C(tenants) mapping by name, comma separated), or C(Kind/name) of the one Kubernetes object a
     kubernetes.core.k8s task applied. One call converges many tenants or objects, so these are the items."""
@@ -263,7 +263,7 @@ class CallbackModule(CallbackBase):
                 if isinstance(item_result, dict) and item_result.get("changed"):
                     self._record_change(result, item_result, self._item_label(result._task, item_result))
         elif outcome.get("changed"):
-            self._record_change(result, outcome, "" if result._task.no_log else changed_tenants_label(outcome))
+            self._record_change(result, outcome, "" if result._task.no_log else changed_items_label(outcome))
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
         if self._active and not ignore_errors:
