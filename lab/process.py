@@ -22,6 +22,8 @@ from lab.files import write_private
 # Keep the Popen objects of servers started by this Python process, so that they are
 # not garbage-collected (and warned about) while the servers keep running.
 _STARTED: dict[int, subprocess.Popen] = {}
+# Exit codes of those servers once they ended (negative: the signal), for error messages.
+_EXITED: dict[int, int] = {}
 # A log larger than this is moved to <name>.log.1 when its server next starts.
 LOG_ROTATE_BYTES = 20 * 1024 * 1024
 
@@ -78,23 +80,53 @@ def cmdline(pid: int) -> str:
 
 def _reap(pid: int) -> None:
     """Collect the exit status if the server is our own child (started in this process)."""
+    proc = _STARTED.get(pid)
+    if proc is not None:
+        # Popen's own wait keeps the status for exit_status(); a bare waitpid would lose it.
+        if proc.poll() is not None:
+            _EXITED[pid] = proc.returncode
+            _STARTED.pop(pid, None)
+        return
     try:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         pass
-    proc = _STARTED.get(pid)
-    if proc is not None and proc.poll() is not None:
-        _STARTED.pop(pid, None)
+
+
+# How long an empty /proc/PID/cmdline is read again before the process counts as mid-exec.
+EXEC_WINDOW_SECONDS = 1.0
 
 
 def is_alive(record: PidRecord) -> bool:
-    """True when the recorded process still runs and is still the one we started."""
+    """True when the recorded process still runs and is still the one we started.
+
+    Some servers start as a console script that execs the real binary (OpenBao's and
+    Envoy's wheels): while the kernel swaps the image, /proc/PID/cmdline reads empty for
+    a moment. A PID with the recorded start time cannot be another process, so an empty
+    command line is read again, and if it stays empty the process counts as alive.
+    """
     _reap(record.pid)
-    if _is_zombie(record.pid):
-        return False
-    if start_ticks(record.pid) != record.start_ticks:
-        return False
-    return record.marker in cmdline(record.pid)
+    deadline = time.monotonic() + EXEC_WINDOW_SECONDS
+    while True:
+        if _is_zombie(record.pid):
+            return False
+        if start_ticks(record.pid) != record.start_ticks:
+            return False
+        line = cmdline(record.pid)
+        if line:
+            return record.marker in line
+        if time.monotonic() >= deadline:
+            return True
+        time.sleep(0.01)
+
+
+def exit_status(pid: int) -> str | None:
+    """How a server this process started ended ("exit code 1", "signal 9"), or None if unknown."""
+    _reap(pid)
+    code = _EXITED.get(pid)
+    if code is None:
+        return None
+    return f"signal {-code}" if code < 0 else f"exit code {code}"
 
 
 def spawn(

@@ -205,7 +205,8 @@ class Lab:
                         self._line(service, "ready")
                 elif not process.is_alive(record):
                     self._write_timings(timings)
-                    raise self._failure(service, "exited before it was ready")
+                    status = process.exit_status(record.pid)
+                    raise self._failure(service, "exited before it was ready" + (f" ({status})" if status else ""))
                 elif elapsed > service.startup_timeout * self.timeout_scale:
                     self._write_timings(timings)
                     raise self._failure(
