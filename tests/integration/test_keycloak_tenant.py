@@ -330,6 +330,25 @@ def test_many_tenants_in_one_call_validate_refuse_predict_create_and_rerun_witho
         assert requests.get(rerun["tenants"][name]["jwks_url"], timeout=TIMEOUT).json()["keys"]
 
 
+def test_a_large_batch_reads_its_realms_in_one_list_and_still_finds_drift_and_new_tenants(
+        tmp_path, keycloak, admin, tenants):
+    # More than REALM_LIST_MIN_TENANTS (10) tenants: one GET lists the realms instead of one GET per realm.
+    names = [tenants(f"list-{number:02d}") for number in range(11)]
+    entries = [member(name, [f"ops@{number}.example.com"]) for number, name in enumerate(names)]
+    (created, rerun), _ = play_tasks(tmp_path, keycloak, [batch(entries), batch(entries)])
+    assert ok(created)["changed"] and ok(rerun)["api_requests"] == {"token": 1, "GET": 1 + 5 * 11 + 1}
+    assert not rerun["changed"] and writes(rerun) == 0
+
+    # The list must not hide what a read of each realm would find: a hand-changed realm is repaired, and a tenant
+    # whose realm the list does not hold (it does not exist yet) is read alone and created.
+    drifted, added = names[4], tenants("list-new")
+    assert admin.call("PUT", f"/{drifted}", json={"accessTokenLifespan": 42}).status_code == 204
+    (repaired,), _ = play_tasks(tmp_path, keycloak, [batch(entries + [member(added, ["ops@new.example.com"])])])
+    assert [name for name, result in ok(repaired)["tenants"].items() if result["changed"]] == [drifted, added]
+    assert admin.realm(drifted)["accessTokenLifespan"] == 300
+    assert admin.realm(added) is not None
+
+
 def test_a_failing_write_names_the_tenant_and_step_and_a_rerun_completes_the_rest(tmp_path, keycloak, admin, tenants):
     first, second, third = tenants("fail-a"), tenants("fail-b"), tenants("fail-c")
     created, _ = play_tasks(tmp_path, keycloak, [batch([member(first, ["ops@a.example.com"]),

@@ -351,6 +351,10 @@ class KeycloakClient:
                 return entries
 
     # ------------------------------------------------------------------ realms
+    def list_realms(self) -> list:
+        """Every realm the caller may see, each as GET of that realm returns it (or brief, where it may not view it)."""
+        return self._json("GET", "", query={"briefRepresentation": "false"}) or []
+
     def get_realm(self, realm: str) -> dict | None:
         return self._json("GET", f"/{quote(realm, safe='')}", not_found_ok=True)
 

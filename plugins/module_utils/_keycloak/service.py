@@ -13,7 +13,11 @@ real run would send. A realm that does not exist yet is created in one request
 ``ensure_many`` does the same for a batch of tenants with one client (one admin
 token): it reads every tenant's realm first, refuses realms named after a tenant
 that this collection did not make, and only then converges the tenants one after
-the other, so bad news arrives before the first write.
+the other, so bad news arrives before the first write. A batch of more than
+``REALM_LIST_MIN_TENANTS`` tenants reads the realms in one request that lists them
+all: Keycloak loads a realm it has not served since it started (or since the realm
+was created) in 0.3-1.4 s when asked for it alone on the 2-core lab, and all of
+sixty in about 5 s when asked for the list.
 """
 
 from __future__ import annotations
@@ -46,6 +50,9 @@ INFO_CLIENT_FIELDS = ("clientId", "name", "description", "enabled", "protocol", 
                       "clientAuthenticatorType", "standardFlowEnabled", "implicitFlowEnabled",
                       "directAccessGrantsEnabled", "serviceAccountsEnabled", "redirectUris", "webOrigins")
 PLACEHOLDER_ID = "(created in this run)"
+REALM_LIST_MIN_TENANTS = 10
+# Marks a realm not read yet, apart from None (read: it does not exist).
+_UNREAD: Any = object()
 SECRET_RESULTS = ("gateway_client_secret", "grafana_client_secret")
 
 
@@ -142,10 +149,14 @@ class TenantRealmService:
         self.client = client
 
     # ------------------------------------------------------------------ reading
-    def read(self, spec: TenantSpec) -> Snapshot:
-        """Everything ``ensure`` compares, with GETs only (one per list, one per user not found among the members)."""
+    def read(self, spec: TenantSpec, realm: dict | None = _UNREAD) -> Snapshot:
+        """Everything ``ensure`` compares, with GETs only (one per list, one per user not found among the members).
+
+        ``realm`` is the realm's representation when the caller has read it already.
+        """
         realm_name = spec.name
-        realm = self.client.get_realm(realm_name)
+        if realm is _UNREAD:
+            realm = self.client.get_realm(realm_name)
         if realm is None:
             return Snapshot(realm=None)
         snapshot = Snapshot(realm=realm)
@@ -182,10 +193,13 @@ class TenantRealmService:
         step); once writing has begun its details carry ``tenants``, the results of the tenants already converged.
         """
         snapshots = {}
+        listed = self._listed_realms(requests)
         for request in requests:
             name = request.spec.name
             try:
-                snapshots[name] = self.read(request.spec) if request.state == "present" else self._read_for_removal(name)
+                realm = listed.get(name, _UNREAD)
+                snapshots[name] = (self.read(request.spec, realm) if request.state == "present"
+                                   else self._read_for_removal(name, realm))
             except KeycloakError as err:
                 raise type(err)(f"tenant {name}: reading its realm failed: {err}", **{**err.details, "tenant": name}) from err
         self._refuse_foreign_realms(requests, snapshots)
@@ -225,9 +239,23 @@ class TenantRealmService:
             batch["client_secrets"] = secrets
         return batch
 
-    def _read_for_removal(self, name: str) -> Snapshot:
+    def _listed_realms(self, requests: list[TenantRequest]) -> dict:
+        """The batch's realms from one list request, by name; empty for a small batch (each realm is read alone).
+
+        A realm missing from the list is still read alone (the caller may not see every realm, and a 404 is what
+        tells absent from hidden), and so is one listed without a field the converge compares.
+        """
+        if len(requests) <= REALM_LIST_MIN_TENANTS:
+            return {}
+        wanted = {request.spec.name: desired_view(request.spec)["realm"].keys() if request.state == "present"
+                  else ("realm",) for request in requests}
+        return {realm["realm"]: realm for realm in self.client.list_realms()
+                if realm.get("realm") in wanted and all(key in realm for key in wanted[realm["realm"]])}
+
+    def _read_for_removal(self, name: str, realm: dict | None = _UNREAD) -> Snapshot:
         """The realm and its clients (to tell whether it is the tenant's), for a tenant being offboarded."""
-        realm = self.client.get_realm(name)
+        if realm is _UNREAD:
+            realm = self.client.get_realm(name)
         if realm is None:
             return Snapshot(realm=None)
         return Snapshot(realm=realm, clients={client["clientId"]: client for client in self.client.list_clients(name)})

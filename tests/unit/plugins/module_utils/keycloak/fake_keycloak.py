@@ -20,6 +20,7 @@ class FakeKeycloak:
 
     def __init__(self):
         self.realms: dict = {}
+        self.viewable_only_briefly: set = set()
         self.request_counts = Counter()
         self.writes: list = []
         self.passwords: dict = {}
@@ -81,6 +82,13 @@ class FakeKeycloak:
         self._count("GET", ("get_realm", name))
         realm = self.realms.get(name)
         return None if realm is None else {**copy.deepcopy(realm["realm"]), "id": "realm-id", "notBefore": 0}
+
+    def list_realms(self):
+        """Like Keycloak's list: full representations, brief ones (name only) for realms in ``viewable_only_briefly``."""
+        self._count("GET", ("list_realms",))
+        return [{"realm": name, "id": "realm-id"} if name in self.viewable_only_briefly
+                else {**copy.deepcopy(realm["realm"]), "id": "realm-id", "notBefore": 0}
+                for name, realm in self.realms.items()]
 
     def create_realm(self, representation):
         """The realm POST: realm settings plus every nested part, like Keycloak's import."""

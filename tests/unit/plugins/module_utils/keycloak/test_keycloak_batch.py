@@ -11,7 +11,10 @@ from ansible_collections.meridian.observability.plugins.module_utils._keycloak.e
     KeycloakForeignRealm,
     KeycloakInvalidInput,
 )
-from ansible_collections.meridian.observability.plugins.module_utils._keycloak.service import TenantRealmService
+from ansible_collections.meridian.observability.plugins.module_utils._keycloak.service import (
+    REALM_LIST_MIN_TENANTS,
+    TenantRealmService,
+)
 from ansible_collections.meridian.observability.plugins.module_utils._keycloak.tenant import (
     TenantSpec,
     requests_from_params,
@@ -77,8 +80,9 @@ def test_batch_creates_each_realm_in_one_request_then_rereads_without_writing(fa
     monkeypatch.setattr(fake, "get_discovery", lambda name: discovered.append(name) or get_discovery(name))
     again = converge(fake, [entry(name) for name in names])
     assert not again["changed"] and writes(fake) == 0 and again["diff"] == []
-    # Per tenant: realm, clients, roles, groups, two member lists; one discovery document for the whole batch.
-    assert fake.request_counts["GET"] == 6 * len(names) + 1 and discovered == ["t00"]
+    # One list of the realms (more than REALM_LIST_MIN_TENANTS tenants); per tenant: clients, roles, groups, two member
+    # lists; one discovery document for the whole batch.
+    assert fake.request_counts["GET"] == 1 + 5 * len(names) + 1 and discovered == ["t00"]
     for name in names:
         tenant = again["tenants"][name]
         assert tenant["issuer_url"] == f"http://keycloak.test/realms/{name}"
@@ -197,3 +201,32 @@ def test_a_realm_with_its_own_frontend_url_is_asked_for_its_discovery_document(f
     assert result["tenants"]["globex"]["issuer_url"] == "https://id.globex.test/realms/globex"
     assert result["tenants"]["initech"]["issuer_url"] == "http://keycloak.test/realms/initech"
     assert fake.request_counts["GET"] == 6 * 3 + 2
+
+
+def test_a_large_batch_reads_the_realms_in_one_list_and_reads_alone_what_the_list_does_not_show(fake, monkeypatch):
+    names = [f"t{number:02d}" for number in range(REALM_LIST_MIN_TENANTS + 1)]
+    converge(fake, [entry(name) for name in names])
+    fake.realms["t03"]["realm"]["accessTokenLifespan"] = 42
+    # Listed briefly (the caller may not view it in full): read alone, and its drift still found.
+    fake.viewable_only_briefly.add("t03")
+    read_alone = []
+    get_realm = fake.get_realm
+    monkeypatch.setattr(fake, "get_realm", lambda name: read_alone.append(name) or get_realm(name))
+    # "new" is not listed: read alone (a 404 tells absent from hidden), then created.
+    result = converge(fake, [entry(name) for name in names] + [entry("new")])
+    assert sorted(read_alone) == ["new", "t03"]
+    assert [name for name, outcome in result["tenants"].items() if outcome["changed"]] == ["t03", "new"]
+    assert ("update_realm", "t03", ("accessTokenLifespan",)) in fake.writes and ("create_realm", "new") in fake.writes
+
+
+def test_a_small_batch_reads_each_realm_alone_and_never_lists_them(fake, monkeypatch):
+    # Its twin: with at most REALM_LIST_MIN_TENANTS tenants, a shared Keycloak's every realm is not worth listing.
+    names = [f"t{number:02d}" for number in range(REALM_LIST_MIN_TENANTS)]
+    converge(fake, [entry(name) for name in names])
+    calls = []
+    for method in ("get_realm", "list_realms"):
+        monkeypatch.setattr(fake, method, lambda *args, _call=getattr(fake, method), _name=method:
+                            calls.append(_name) or _call(*args))
+    again = converge(fake, [entry(name) for name in names])
+    assert not again["changed"] and calls == ["get_realm"] * len(names)
+    assert fake.request_counts["GET"] == 6 * len(names) + 1
