@@ -236,6 +236,39 @@ def test_cluster_side_is_the_reviewer_with_auth_delegator(lab_converged, kube, l
     assert secret.metadata.annotations["kubernetes.io/service-account.name"] == REVIEWER
 
 
+def binding_patches(kube, region: str) -> int:
+    """PATCH requests the region's API server has answered for ClusterRoleBindings, from its own metrics."""
+    api_client = kube[region].api_client
+    response = api_client.call_api("GET", f"{api_client.configuration.host}/metrics")
+    text = response.read().decode()
+    return sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines()
+               if line.startswith("apiserver_request_total{") and 'resource="clusterrolebindings"' in line
+               and 'verb="PATCH"' in line and 'dry_run=""' in line)
+
+
+def test_the_reviewer_binding_is_written_only_when_it_differs(lab_converged, kube):
+    from kubernetes import client
+
+    rbac = client.RbacAuthorizationV1Api(kube[SPOKE].api_client)
+    name = f"{REVIEWER_NAMESPACE}-{REVIEWER}-auth-delegator"
+    entry_point = ("ansible-playbook", "playbooks/platform.yml", "-i", "inventories/lab", "--tags", "vault", "-l", SPOKE)
+    # Unchanged: no write (kubernetes.core alone PATCHed the binding on every run, its subjects being a list it
+    # cannot merge).
+    before = binding_patches(kube, SPOKE)
+    assert recap(run_ansible(*entry_point).stdout, SPOKE)["changed"] == 0
+    assert binding_patches(kube, SPOKE) == before
+
+    # Its twin: a binding changed by hand is predicted in check mode, left alone there, and repaired by a run.
+    rbac.patch_cluster_role_binding(name, {"subjects": [
+        {"kind": "ServiceAccount", "name": "intruder", "namespace": REVIEWER_NAMESPACE}]})
+    predicted = run_ansible(*entry_point, "--check", "--diff")
+    assert recap(predicted.stdout, SPOKE)["changed"] == 1
+    assert [s.name for s in rbac.read_cluster_role_binding(name).subjects] == ["intruder"]
+    run_ansible(*entry_point)
+    assert [(s.kind, s.namespace, s.name) for s in rbac.read_cluster_role_binding(name).subjects] == [
+        ("ServiceAccount", REVIEWER_NAMESPACE, REVIEWER)]
+
+
 def test_auth_mount_points_at_its_own_region(lab_converged, root, lab):
     for region in (HUB, SPOKE):
         config = root[region].read(f"auth/{auth_mount(region)}/config")["data"]
