@@ -6,8 +6,9 @@ requests that reached each system, split into reads and writes (signing in to Ke
 per managed object, and the slowest tasks. Requests are
 counted on the wire, by forwarding proxies in this process that the run's endpoints point at (never by what a module
 says about itself): Keycloak, each region's OpenBao, and each region's Kubernetes API server as the tenant role sees it
-(the proxy presents the lab's admin client certificate upstream). The vault role's few reviewer calls to the API
-server go direct and are not counted. The lab's Thanos store is a pair of files per region (no API to count).
+(the proxy presents the lab's admin client certificate upstream), the vault role's token-reviewer objects included
+(Vault itself is still configured with the real API server's address). The lab's Thanos store is a pair of files per
+region (no API to count).
 
 The tenants are `s<run>-NN`, each in both regions with one owner, added to a copy of inventories/lab; at the end they
 are offboarded through the same playbook (state: absent), so the lab is left as it was. Asserts nothing on time.
@@ -43,9 +44,10 @@ REGIONS = ("us-east-1", "eu-west-1")
 # Keycloak (once per environment): the realm, 2 clients with 3 protocol mappers each, 2 realm roles, 2 groups with
 # their role mapping, the owner's user and its membership.
 # OpenBao (per region): the tenant's policy and its Kubernetes auth role.
-# Kubernetes (per region): the Tenant object; the ConfigMap of Loki overrides is one per region for all tenants.
+# Kubernetes (per region): the Tenant object; once per region for all tenants, the ConfigMap of Loki overrides and the
+# vault role's token reviewer (namespace, service account, its binding, its token Secret).
 MANAGED_PER_TENANT = {"keycloak": 1 + 2 + 6 + 2 + 2 + 2 + 1 + 1, "openbao": 2 * len(REGIONS), "kubernetes": 1 * len(REGIONS)}
-MANAGED_PER_RUN = {"keycloak": 0, "openbao": 0, "kubernetes": 1 * len(REGIONS)}
+MANAGED_PER_RUN = {"keycloak": 0, "openbao": 0, "kubernetes": (1 + 4) * len(REGIONS)}
 
 
 def kubernetes_proxy(region: str, directory: pathlib.Path) -> tuple[CountingProxy, pathlib.Path]:
@@ -154,10 +156,11 @@ def main() -> None:
             vault = CountingProxy(lab["regions"][region]["vault"]["addr"], name=f"openbao {region}")
             kubernetes, kubeconfig = kubernetes_proxy(region, directory)
             proxies += [vault, kubernetes]
-            # Only the tenant role's kubeconfig is proxied: the vault role configures Vault with its kubeconfig's
-            # server, which must stay the real API server.
+            # The vault role would configure Vault with its kubeconfig's server: it is given the real one.
+            real_server = lab["regions"][region]["kubernetes"]["api_server"]
             host_vars[region] = {"meridian_lab_dir": str(REPO / ".lab"), "meridian_keycloak_url": keycloak.url,
-                                 "meridian_vault_addr": vault.url, "tenant_kubeconfig": str(kubeconfig)}
+                                 "meridian_vault_addr": vault.url, "tenant_kubeconfig": str(kubeconfig),
+                                 "vault_kubeconfig": str(kubeconfig), "vault_kubernetes_host": real_server}
         present = inventory(directory, names, "present", host_vars)
         rows = [("first run (onboards)", run(present, proxies)), ("no-change re-run", run(present, proxies))]
         rows.append(("offboarding (state: absent)", run(inventory(directory, names, "absent", host_vars), proxies)))

@@ -69,7 +69,16 @@ options:
     description:
       - Issuer (C(iss)) of the cluster's service account tokens. When given, the server checks every login token's
         issuer against it; when not, the issuer is not checked.
+      - Mutually exclusive with O(discover_issuer).
     type: str
+  discover_issuer:
+    description:
+      - Read the issuer from the API server's OIDC discovery document (O(kubernetes_host) followed by
+        C(/.well-known/openid-configuration)) with O(token_reviewer_jwt), verified with O(kubernetes_ca_cert), and use
+        it as O(issuer). The read runs in check mode too, so the issuer is compared there as well.
+      - When the document cannot be read or names no issuer, the module fails naming the URL and changes nothing.
+    type: bool
+    default: false
   disable_local_ca_jwt:
     description:
       - Do not fall back to the CA certificate and token of a pod the server runs in. Keep C(true) unless the Vault
@@ -139,7 +148,8 @@ from ansible_collections.meridian.observability.plugins.module_utils._vault.clie
     HVAC_IMPORT_ERROR,
     VaultClient,
 )
-from ansible_collections.meridian.observability.plugins.module_utils._vault.errors import VaultError
+from ansible_collections.meridian.observability.plugins.module_utils._vault.errors import VaultError, VaultInvalidInput
+from ansible_collections.meridian.observability.plugins.module_utils._vault.issuer_discovery import discover_issuer
 from ansible_collections.meridian.observability.plugins.module_utils._vault.kubernetes_auth import (
     kubernetes_config_spec,
 )
@@ -155,6 +165,7 @@ KUBERNETES_AUTH_SPEC = {
     "update_token_reviewer_jwt": {"type": "str", "choices": ["on_create", "always"], "default": "on_create",
                                   "no_log": False},
     "issuer": {"type": "str"},
+    "discover_issuer": {"type": "bool", "default": False},
     "disable_local_ca_jwt": {"type": "bool", "default": True},
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
 }
@@ -171,7 +182,16 @@ def main() -> None:
         path = mount_path(params["mount_path"], "mount_path")
         config = None
         if params["state"] == "present":
-            config = kubernetes_config_spec(params["kubernetes_host"], params["kubernetes_ca_cert"], params["issuer"],
+            issuer = params["issuer"]
+            if params["discover_issuer"]:
+                if issuer:
+                    raise VaultInvalidInput("issuer and discover_issuer: give the issuer or have it discovered, not "
+                                            "both.", field="discover_issuer")
+                config = kubernetes_config_spec(params["kubernetes_host"], params["kubernetes_ca_cert"], None,
+                                                params["disable_local_ca_jwt"])
+                issuer = discover_issuer(config["kubernetes_host"], config["kubernetes_ca_cert"],
+                                         params["token_reviewer_jwt"], timeout=params["timeout"] or 10)
+            config = kubernetes_config_spec(params["kubernetes_host"], params["kubernetes_ca_cert"], issuer,
                                             params["disable_local_ca_jwt"])
         client = VaultClient.from_params(params)
         result = VaultService(client).ensure_kubernetes_auth(

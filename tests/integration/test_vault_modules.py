@@ -621,3 +621,28 @@ def test_kubernetes_auth_refuses_another_auth_type_and_bad_config_before_any_wri
                 "kubernetes_ca_cert": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", **change}
         result, _ = play(tmp_path, vault, "vault_kubernetes_auth", {k: v for k, v in args.items() if v is not None})
         assert failed(result).startswith(expected) and result["api_requests"] == {}
+
+
+def test_kubernetes_auth_discovers_the_issuer_from_the_real_api_server(tmp_path, vault, root, cluster, auth_path):
+    reviewer_jwt = cluster["token"]("reviewer")
+    args = {"mount_path": auth_path, "kubernetes_host": cluster["host"], "kubernetes_ca_cert": cluster["ca_cert"],
+            "token_reviewer_jwt": reviewer_jwt, "discover_issuer": True}
+    check, _ = play(tmp_path, vault, "vault_kubernetes_auth", args, check=True, diff=True)
+    assert ok(check)["changed"] and check["diff"]["after"]["config"]["issuer"] == cluster["issuer"]
+    assert f"{auth_path}/" not in root.sys.list_auth_methods()["data"]
+    applied, out = play(tmp_path, vault, "vault_kubernetes_auth", args)
+    assert ok(applied)["changed"] and reviewer_jwt not in out
+    config = root.read(f"auth/{auth_path}/config")["data"]
+    assert config["issuer"] == cluster["issuer"] and config["disable_iss_validation"] is False
+    # The twin that must agree: the same issuer given explicitly changes nothing.
+    unchanged(play(tmp_path, vault, "vault_kubernetes_auth",
+                   {**{k: v for k, v in args.items() if k != "discover_issuer"}, "issuer": cluster["issuer"]})[0])
+    unchanged(play(tmp_path, vault, "vault_kubernetes_auth", args)[0])
+
+    # A document that cannot be read (a token the API server does not accept) fails naming the URL; nothing changes.
+    refused, out = play(tmp_path, vault, "vault_kubernetes_auth", {**args, "token_reviewer_jwt": "not-a-token"})
+    assert failed(refused).startswith(
+        f"{cluster['host']}/.well-known/openid-configuration answered 401 instead of the discovery document")
+    assert "not-a-token" not in out and root.read(f"auth/{auth_path}/config")["data"]["issuer"] == cluster["issuer"]
+    both, _ = play(tmp_path, vault, "vault_kubernetes_auth", {**args, "issuer": cluster["issuer"]})
+    assert failed(both).startswith("issuer and discover_issuer: give the issuer or have it discovered, not both")

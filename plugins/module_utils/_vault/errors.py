@@ -32,3 +32,7 @@ class VaultNotFound(VaultError):
 
 class VaultConflict(VaultError):
     """The path is taken by something else, such as a mount of another type, and the module will not replace it."""
+
+
+class KubernetesIssuerUnavailable(VaultError):
+    """The API server's OIDC discovery document could not be read or names no issuer."""
