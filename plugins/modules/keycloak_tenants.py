@@ -19,10 +19,9 @@ description:
     unless the entry sets O(tenants[].adopt).
   - A run with nothing to change sends only reads, about six per tenant (realm, clients, roles, groups, the members
     of each group) plus one discovery document for all of them.
-  - With more than ten tenants the realms are read in one request that lists every realm the account may see, so
-    about five reads per tenant plus two. Keycloak loads a realm it has not served since it started or since the realm
-    was created much faster as part of that list than alone. A tenant whose realm the list does not show in full is
-    still read alone.
+  - With more than ten tenants the realms are read in one request that lists every realm the account may see instead
+    of one request per tenant, so about five reads per tenant plus two. A tenant whose realm the list does not show in
+    full is still read alone.
   - Tenants are converged in the order given. When a write fails, the message names the tenant and the step, and
     RV(tenants) holds the tenants converged before it; running again completes the rest.
   - Use M(meridian.observability.keycloak_tenant) to loop yourself, one tenant per task.
