@@ -9,11 +9,14 @@ module that configures the Kubernetes auth method needs nothing it is not given 
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import ssl
 import urllib.error
-import urllib.request
+
+from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
+from ansible.module_utils.urls import Request
 
 from .errors import KubernetesIssuerUnavailable
 
@@ -32,15 +35,16 @@ def discover_issuer(kubernetes_host: str, kubernetes_ca_cert: str | None, token:
         except ssl.SSLError as err:
             raise KubernetesIssuerUnavailable(f"kubernetes_ca_cert cannot verify {url}: {err}. {FIX}",
                                               url=url) from err
-    request = urllib.request.Request(url, headers={"Accept": "application/json",
-                                                   **({"Authorization": f"Bearer {token}"} if token else {})})
+    headers = {"Accept": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
     try:
-        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:  # noqa: S310 - http(s) only
-            body = response.read()
+        # The context trusts the cluster CA only (given), or the system's store (none given).
+        response = Request(context=context).open("GET", url, headers=headers, timeout=timeout, follow_redirects="none")
+        body = response.read()
     except urllib.error.HTTPError as err:
         raise KubernetesIssuerUnavailable(f"{url} answered {err.code} instead of the discovery document. {FIX}",
                                           url=url, status=err.code) from err
-    except (urllib.error.URLError, socket.timeout, TimeoutError, OSError) as err:
+    except (urllib.error.URLError, socket.timeout, TimeoutError, OSError, UrlsConnectionError,
+            http.client.HTTPException) as err:
         reason = getattr(err, "reason", err)
         raise KubernetesIssuerUnavailable(f"cannot read {url} ({reason}). {FIX}", url=url) from err
     try:
