@@ -3,44 +3,18 @@ reviewer's token, and every way it cannot be read names the URL and the fix. (Th
 
 from __future__ import annotations
 
-import datetime
 import http.server
-import ipaddress
 import json
 import socket
-import ssl
-import threading
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from ansible_collections.meridian.observability.plugins.module_utils._vault.errors import KubernetesIssuerUnavailable
 from ansible_collections.meridian.observability.plugins.module_utils._vault.issuer_discovery import discover_issuer
+from tests.support.tls import certificate_authority, https_server
 
 TOKEN = "reviewer-token-never-shown"
 ISSUER = "https://issuer.cluster.test"
-
-
-def _certificate(directory, name):
-    """A self-signed certificate for 127.0.0.1 (its own CA): (cert PEM path, key PEM path, cert PEM text)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(hours=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    pem = cert.public_bytes(serialization.Encoding.PEM)
-    (directory / f"{name}.crt").write_bytes(pem)
-    (directory / f"{name}.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                              serialization.NoEncryption()))
-    return directory / f"{name}.crt", directory / f"{name}.key", pem.decode()
 
 
 @pytest.fixture
@@ -62,15 +36,9 @@ def api_server(tmp_path):
         def log_message(self, *args):
             pass
 
-    cert, key, pem = _certificate(tmp_path, "cluster-ca")
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"https://127.0.0.1:{server.server_address[1]}", pem, state
-    server.shutdown()
-    server.server_close()
+    pki = certificate_authority(tmp_path / "cluster")
+    with https_server(Handler, pki) as url:
+        yield url, pki.ca_cert.read_text(), state
 
 
 def test_the_issuer_is_read_with_the_reviewer_token_over_the_cluster_ca(api_server):
@@ -81,7 +49,7 @@ def test_the_issuer_is_read_with_the_reviewer_token_over_the_cluster_ca(api_serv
 
 def test_another_ca_is_refused_before_any_request_reaches_the_server(api_server, tmp_path):
     url, _, state = api_server
-    _, _, other_ca = _certificate(tmp_path, "other-ca")
+    other_ca = certificate_authority(tmp_path / "other").ca_cert.read_text()
     with pytest.raises(KubernetesIssuerUnavailable) as raised:
         discover_issuer(url, other_ca, TOKEN)
     assert f"cannot read {url}/.well-known/openid-configuration" in str(raised.value)
@@ -109,7 +77,7 @@ def test_a_stopped_api_server_is_named(tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    _, _, ca = _certificate(tmp_path, "cluster-ca")
+    ca = certificate_authority(tmp_path / "cluster").ca_cert.read_text()
     with pytest.raises(KubernetesIssuerUnavailable) as raised:
         discover_issuer(f"https://127.0.0.1:{port}", ca, TOKEN, timeout=5)
     assert f"cannot read https://127.0.0.1:{port}/.well-known/openid-configuration" in str(raised.value)

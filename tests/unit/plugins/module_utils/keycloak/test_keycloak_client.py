@@ -235,35 +235,13 @@ def test_open_url_transport_against_a_real_socket():
     assert raised.value.sent is False
 
 
-def _self_signed_pair(directory):
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(hours=1)).sign(key, hashes.SHA256()))
-    cert_path, key_path = directory / "server.crt", directory / "server.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
-
-
 def test_open_url_transport_keeps_validate_certs_apart_over_real_tls(tmp_path):
     """The transport reuses one TLS context per validate_certs: a self-signed server is refused with validation on,
     answered with it off, and refused again after (the context built for "off" is never used for "on")."""
     import http.server
-    import ssl
-    import threading
 
     from ansible_collections.meridian.observability.plugins.module_utils._keycloak.client import open_url_transport
+    from tests.support.tls import certificate_authority, https_server
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 - http.server's naming
@@ -275,14 +253,9 @@ def test_open_url_transport_keeps_validate_certs_apart_over_real_tls(tmp_path):
         def log_message(self, *args):
             pass
 
-    cert_path, key_path = _self_signed_pair(tmp_path)
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert_path, key_path)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"https://127.0.0.1:{server.server_address[1]}/realms/master"
-    try:
+    # The server's CA is not in the system's store: validation must refuse it.
+    with https_server(Handler, certificate_authority(tmp_path)) as base:
+        url = f"{base}/realms/master"
         for validate_certs in (True, False, True, False):
             if validate_certs:
                 with pytest.raises(TransportError) as raised:
@@ -290,6 +263,3 @@ def test_open_url_transport_keeps_validate_certs_apart_over_real_tls(tmp_path):
                 assert "certificate" in str(raised.value).lower()
             else:
                 assert open_url_transport("GET", url, {}, None, 5, validate_certs, "test").status == 200
-    finally:
-        server.shutdown()
-        server.server_close()
