@@ -182,17 +182,17 @@ def main() -> None:
         path = mount_path(params["mount_path"], "mount_path")
         config = None
         if params["state"] == "present":
-            issuer = params["issuer"]
+            if params["discover_issuer"] and params["issuer"]:
+                raise VaultInvalidInput("issuer and discover_issuer: give the issuer or have it discovered, not both.",
+                                        field="discover_issuer")
+            config = kubernetes_config_spec(params["kubernetes_host"], params["kubernetes_ca_cert"], params["issuer"],
+                                            params["disable_local_ca_jwt"])
             if params["discover_issuer"]:
-                if issuer:
-                    raise VaultInvalidInput("issuer and discover_issuer: give the issuer or have it discovered, not "
-                                            "both.", field="discover_issuer")
-                config = kubernetes_config_spec(params["kubernetes_host"], params["kubernetes_ca_cert"], None,
-                                                params["disable_local_ca_jwt"])
+                # Host and CA are validated above, before this first request.
                 issuer = discover_issuer(config["kubernetes_host"], config["kubernetes_ca_cert"],
                                          params["token_reviewer_jwt"], timeout=params["timeout"] or 10)
-            config = kubernetes_config_spec(params["kubernetes_host"], params["kubernetes_ca_cert"], issuer,
-                                            params["disable_local_ca_jwt"])
+                config = kubernetes_config_spec(params["kubernetes_host"], params["kubernetes_ca_cert"], issuer,
+                                                params["disable_local_ca_jwt"])
         client = VaultClient.from_params(params)
         result = VaultService(client).ensure_kubernetes_auth(
             path, params["description"], config, params["token_reviewer_jwt"], params["update_token_reviewer_jwt"],
